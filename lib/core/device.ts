@@ -1,0 +1,286 @@
+/**
+ * All peers of one interface: the index table, cryptokey routing and dispatch of datagrams.
+ *
+ * Sans-I/O: the engine feeds datagrams (`handleDatagram`), packets from the TUN device
+ * (`handleOutbound`) and timer ticks (`handleTimeout`), all with `now` in monotonic ms, and
+ * arms one timer at `nextDeadline(now)`. Results go out synchronously through `Output`.
+ * Bytes from the network never throw: each rejected datagram increments one drop counter.
+ * @module
+ */
+import type { AeadBackend } from "./aead.ts";
+import { AllowedIps } from "./allowed_ips.ts";
+import {
+  DATA_HEADER_BYTES,
+  DATA_OVERHEAD_BYTES,
+  MAX_DATAGRAM_BYTES,
+  MSG_DATA,
+  MSG_INITIATION,
+  MSG_RESPONSE,
+  REJECT_AFTER_MESSAGES,
+  REJECT_AFTER_TIME_MS,
+} from "./constants.ts";
+import { isValidPublicKey, publicKeyOf } from "./crypto.ts";
+import { type DropCounters, newDropCounters } from "./drops.ts";
+import { type Identity, identity, readInitiation, readResponse } from "./handshake.ts";
+import { IPV4_DST, IPV6_DST, ipVersion } from "./ip.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import type { Output } from "./output.ts";
+import type { Endpoint } from "./path.ts";
+import { Peer, type PeerOptions, readU32 } from "./peer.ts";
+import type { PeerContext } from "./peer_context.ts";
+import { Replay } from "./replay.ts";
+import { randomU32, type Rng } from "./rng.ts";
+import type { Session } from "./session.ts";
+
+/** A peer as the device is configured with it. */
+export interface DevicePeer extends PeerOptions {
+  /** Inner prefixes this peer owns: `bytes` is 4 or 16 address bytes. */
+  readonly allowedIps: readonly { bytes: Uint8Array; prefixLength: number }[];
+}
+
+/** Everything a device is built from. */
+export interface DeviceOptions {
+  readonly privateKey: Uint8Array;
+  readonly peers: readonly DevicePeer[];
+  /** Address family of each local path end (socket), by index; 0 = dual-stack (both). */
+  readonly locals: readonly (0 | 4 | 6)[];
+  readonly rng: Rng;
+  readonly backend: AeadBackend;
+  readonly output: Output;
+  readonly logger?: Logger;
+  /** Wall-clock ms minus the monotonic `now` (for handshake timestamps). */
+  readonly epochOffsetMs: number;
+}
+
+interface IndexEntry {
+  readonly peer: Peer;
+  session?: Session;
+}
+
+/** The protocol state of one interface. */
+export class Device implements PeerContext {
+  readonly me: Identity;
+  readonly locals: readonly (0 | 4 | 6)[];
+  readonly backend: AeadBackend;
+  readonly output: Output;
+  readonly drops: DropCounters = newDropCounters();
+  readonly logger: Logger;
+  readonly epochOffsetMs: number;
+  allowedIps: AllowedIps<Peer> = new AllowedIps<Peer>();
+  readonly scratch: Uint8Array = new Uint8Array(MAX_DATAGRAM_BYTES + DATA_OVERHEAD_BYTES);
+  readonly #rng: Rng;
+  readonly #u32 = new Uint8Array(4);
+  readonly #indices = new Map<number, IndexEntry>();
+  readonly #byKey = new Map<string, Peer>();
+
+  constructor(options: DeviceOptions) {
+    this.me = identity(options.privateKey, publicKeyOf(options.privateKey));
+    this.locals = options.locals;
+    this.backend = options.backend;
+    this.output = options.output;
+    this.logger = options.logger ?? silentLogger;
+    this.epochOffsetMs = options.epochOffsetMs;
+    this.#rng = options.rng;
+    for (const p of options.peers) this.#addPeer(p);
+  }
+
+  /** Every peer. */
+  get peers(): readonly Peer[] {
+    return [...this.#byKey.values()];
+  }
+
+  /** Our Ed25519 public key. */
+  get publicKey(): Uint8Array {
+    return this.me.publicKey;
+  }
+
+  #addPeer(options: DevicePeer): void {
+    const key = keyId(options.publicKey);
+    if (!isValidPublicKey(options.publicKey)) {
+      throw new TypeError(`peer ${options.name}: public key is not a valid Ed25519 key`);
+    }
+    if (key === keyId(this.me.publicKey)) {
+      throw new TypeError(`peer ${options.name}: public key is this interface's own key`);
+    }
+    if (this.#byKey.has(key)) throw new TypeError(`peer ${options.name}: configured twice`);
+    const peer = new Peer(this, options);
+    this.#byKey.set(key, peer);
+    for (const prefix of options.allowedIps) {
+      this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
+    }
+  }
+
+  /**
+   * Applies a new peer list in one step: removed peers are closed, new ones added, and peers
+   * that stay keep their sessions while their endpoints, keepalive and allowed IPs change.
+   * Validates everything before changing anything; throws TypeError on a bad list.
+   */
+  setPeers(peers: readonly DevicePeer[], now: number): void {
+    const wanted = new Map(peers.map((p) => [keyId(p.publicKey), p]));
+    for (const p of peers) {
+      if (!isValidPublicKey(p.publicKey)) throw new TypeError(`peer ${p.name}: invalid key`);
+      if (keyId(p.publicKey) === keyId(this.me.publicKey)) {
+        throw new TypeError(`peer ${p.name}: public key is this interface's own key`);
+      }
+    }
+    if (wanted.size !== peers.length) throw new TypeError("a peer is configured twice");
+    for (const [key, peer] of this.#byKey) {
+      if (wanted.has(key)) continue;
+      peer.close();
+      this.#byKey.delete(key);
+      for (const [index, entry] of this.#indices) {
+        if (entry.peer === peer) this.#indices.delete(index);
+      }
+    }
+    this.allowedIps = new AllowedIps<Peer>();
+    for (const [key, options] of wanted) {
+      const peer = this.#byKey.get(key);
+      if (!peer) {
+        this.#addPeer(options);
+        if (options.endpoints.length > 0) this.#byKey.get(key)!.initiate(now);
+        continue;
+      }
+      peer.setEndpoints(options.endpoints);
+      peer.setKeepalive(options.persistentKeepaliveSeconds);
+      for (const prefix of options.allowedIps) {
+        this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
+      }
+    }
+  }
+
+  /** Starts handshakes with every peer that has an endpoint. */
+  start(now: number): void {
+    for (const peer of this.#byKey.values()) {
+      if (peer.paths.length > 0) peer.initiate(now);
+    }
+  }
+
+  // ---- Inputs ----
+
+  /**
+   * One datagram received on local path end `local` from `from`, in `buf[0, length)`.
+   * The buffer is decrypted in place; it must have room for nothing more.
+   */
+  handleDatagram(buf: Uint8Array, length: number, local: number, from: Endpoint, now: number) {
+    if (length < 4) return void this.drops.truncated++;
+    switch (buf[0]) {
+      case MSG_DATA:
+        return this.#handleData(buf, length, local, from, now);
+      case MSG_INITIATION:
+        return this.#handleInitiation(buf.subarray(0, length), local, from, now);
+      case MSG_RESPONSE:
+        return this.#handleResponse(buf.subarray(0, length), local, from, now);
+      default:
+        this.drops.unknownType++;
+    }
+  }
+
+  /** Hot path: a data message. Cheap checks first; decryption only for fresh counters. */
+  #handleData(buf: Uint8Array, length: number, local: number, from: Endpoint, now: number) {
+    if (length < DATA_OVERHEAD_BYTES) return void this.drops.truncated++;
+    if ((buf[1] | buf[2] | buf[3]) !== 0) return void this.drops.unknownType++;
+    const session = this.#indices.get(readU32(buf, 4))?.session;
+    if (!session) return void this.drops.unknownIndex++;
+    const high = readU32(buf, 12);
+    const counter = readU32(buf, 8) + high * 2 ** 32;
+    if (counter >= REJECT_AFTER_MESSAGES) return void this.drops.counterTooLarge++;
+    if (session.age(now) >= REJECT_AFTER_TIME_MS) return void this.drops.sessionExpired++;
+    const verdict = session.replay.check(counter);
+    if (verdict === Replay.TooOld) return void this.drops.tooOld++;
+    const peer = this.#indices.get(session.localIndex)!.peer;
+    if (verdict === Replay.Duplicate) {
+      peer.counters.duplicatesDropped++;
+      return void this.drops.duplicate++;
+    }
+    peer.handleData(session, buf, length, counter, local, from, now);
+  }
+
+  #handleInitiation(msg: Uint8Array, local: number, from: Endpoint, now: number) {
+    const init = readInitiation(msg, this.me);
+    if (!init) return void this.drops.badHandshake++;
+    const peer = this.#byKey.get(keyId(init.initiatorKey));
+    if (!peer) return void this.drops.unknownPeer++;
+    peer.handleInitiation(msg, init, local, from, now);
+  }
+
+  #handleResponse(msg: Uint8Array, local: number, from: Endpoint, now: number) {
+    const resp = readResponse(msg, this.me);
+    if (!resp) return void this.drops.badHandshake++;
+    const entry = this.#indices.get(resp.receiverIndex);
+    if (!entry || entry.session) return void this.drops.unexpectedResponse++;
+    entry.peer.handleResponse(msg, resp, local, from, now);
+  }
+
+  /**
+   * One IP packet read from the TUN device, at `buf[DATA_HEADER_BYTES, +length)`, with
+   * TAG_BYTES of room after it. Sent to the peer owning its destination (longest prefix).
+   */
+  handleOutbound(buf: Uint8Array, length: number, now: number): void {
+    const version = ipVersion(buf, DATA_HEADER_BYTES, length);
+    if (version === 0) return void this.drops.badInnerPacket++;
+    const dst = DATA_HEADER_BYTES + (version === 4 ? IPV4_DST : IPV6_DST);
+    const peer = this.allowedIps.lookup(buf, dst, version);
+    if (!peer) return void this.drops.noRoute++;
+    peer.sendPacket(buf, length, now);
+  }
+
+  /** Runs every timer due at `now`. */
+  handleTimeout(now: number): void {
+    for (const peer of this.#byKey.values()) peer.handleTimeout(now);
+  }
+
+  /** When `handleTimeout` next has work (never earlier than `now`). */
+  nextDeadline(now: number): number {
+    let t = Number.POSITIVE_INFINITY;
+    for (const peer of this.#byKey.values()) t = Math.min(t, peer.nextDeadline(now));
+    return t;
+  }
+
+  /** Forgets all keys. */
+  close(): void {
+    for (const peer of this.#byKey.values()) peer.close();
+    this.#indices.clear();
+  }
+
+  // ---- PeerContext ----
+
+  randomU32(): number {
+    return randomU32(this.#rng, this.#u32);
+  }
+
+  randomKey(): Uint8Array {
+    const key = new Uint8Array(32);
+    this.#rng.fill(key);
+    return key;
+  }
+
+  allocateIndex(peer: Peer): number {
+    for (;;) {
+      const index = this.randomU32();
+      if (index !== 0 && !this.#indices.has(index)) {
+        this.#indices.set(index, { peer });
+        return index;
+      }
+    }
+  }
+
+  releaseIndex(index: number): void {
+    this.#indices.delete(index);
+  }
+
+  registerSession(session: Session, peer: Peer): void {
+    this.#indices.set(session.localIndex, { peer, session });
+  }
+
+  unregisterSession(session: Session): void {
+    const entry = this.#indices.get(session.localIndex);
+    if (entry?.session === session) this.#indices.delete(session.localIndex);
+  }
+}
+
+/** Map key of a public key. */
+function keyId(key: Uint8Array): string {
+  let s = "";
+  for (const b of key) s += b.toString(16).padStart(2, "0");
+  return s;
+}

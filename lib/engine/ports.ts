@@ -1,0 +1,71 @@
+/**
+ * The engine's view of the operating system: small interfaces that the engine owns and that
+ * `ffi/` and `lib/host/` implement. Fakes for tests live in `tests/_fakes.ts`.
+ * @module
+ */
+
+/** A UDP address: an IP literal (no brackets) and a port. */
+export interface UdpAddr {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/**
+ * A layer-3 TUN device (no packet-information header: each read or write is one IP packet).
+ *
+ * Reads never block: the engine parks on `waitReadable` and then drains with `read` until it
+ * returns 0. After `close`, `waitReadable` resolves false and `read`/`write` do nothing.
+ */
+export interface TunDevice {
+  /** Kernel interface name, e.g. `wg0`. */
+  readonly name: string;
+  /** Resolves true when a packet can be read, false on timeout or after `close`. */
+  waitReadable(timeoutMs: number): Promise<boolean>;
+  /** Copies one queued packet into `buf` and returns its length; 0 when none is queued. */
+  read(buf: Uint8Array): number;
+  /** Writes one IP packet; false when the kernel refused it (queue full, device down). */
+  write(packet: Uint8Array): boolean;
+  /** Closes the file descriptor; the kernel removes a non-persistent device with it. */
+  close(): void;
+}
+
+/** One received datagram: its length in the caller's buffer and where it came from. */
+export interface Received {
+  readonly length: number;
+  readonly from: UdpAddr;
+}
+
+/**
+ * A UDP socket bound to one local address: one local end of zero or more paths.
+ *
+ * `send` copies the bytes before it returns, so the caller may reuse its buffer at once.
+ * Network errors (unreachable, no route, buffer full) are reported as `false`, never thrown.
+ */
+export interface PathSocket {
+  /** The bound address, with the port the kernel picked when 0 was asked for. */
+  readonly localAddr: UdpAddr;
+  /** Address families it can send to: one, or both for a dual-stack `::` socket. */
+  readonly families: readonly (4 | 6)[];
+  /** Receives one datagram into `buf`; resolves null once the socket is closed. */
+  receive(buf: Uint8Array): Promise<Received | null>;
+  /** Queues one datagram to `to`; false when it could not be sent. */
+  send(bytes: Uint8Array, to: UdpAddr): boolean;
+  close(): void;
+}
+
+/** What the engine needs to set an interface up and tear it down (`ip` on Linux). */
+export interface InterfaceSetup {
+  /** Assigns addresses, sets the MTU, brings the link up and adds the routes. */
+  configure(name: string, options: InterfaceOptions): Promise<void>;
+  /** True when a network interface of this name exists. */
+  exists(name: string): Promise<boolean>;
+}
+
+/** Options for `InterfaceSetup.configure`. */
+export interface InterfaceOptions {
+  /** `address/prefix` strings, e.g. `10.77.0.1/24`, `fd77::1/64`. */
+  readonly addresses: readonly string[];
+  readonly mtu: number;
+  /** Canonical prefixes to route into the interface, e.g. `10.77.1.0/24`. */
+  readonly routes: readonly string[];
+}

@@ -1,0 +1,157 @@
+/**
+ * A two-peer, many-path network in virtual time. Peer A's local end i and peer B's local end i
+ * are joined by link i (cross pairs are unroutable, like two separate networks). Each link has
+ * a delay, jitter (which reorders), loss and duplication, and can be cut and restored.
+ * Time jumps from event to event, so minutes of protocol run in milliseconds.
+ */
+import { DATA_HEADER_BYTES } from "../lib/core/constants.ts";
+import { Device } from "../lib/core/device.ts";
+import { nobleAead } from "../lib/core/aead_noble.ts";
+import { publicKeyOf } from "../lib/core/crypto.ts";
+import type { Endpoint } from "../lib/core/path.ts";
+import { SeededRng } from "./_packets.ts";
+
+/** Impairments of one link, each direction alike. */
+export interface LinkSpec {
+  delayMs: number;
+  jitterMs?: number;
+  loss?: number;
+  duplicate?: number;
+  up?: boolean;
+}
+
+/** One side of the simulation. */
+export interface SimSide {
+  readonly device: Device;
+  readonly addresses: readonly Endpoint[];
+  /** Inner packets delivered to this side's TUN, in order. */
+  readonly delivered: Uint8Array[];
+}
+
+interface Event {
+  at: number;
+  seq: number;
+  run: () => void;
+}
+
+/** The simulated network and its two peers. */
+export class Sim {
+  now = 1_000;
+  readonly links: LinkSpec[];
+  readonly a: SimSide;
+  readonly b: SimSide;
+  readonly rng: SeededRng;
+  /** Datagrams put on the wire, by link. */
+  readonly wire: { from: "a" | "b"; link: number; bytes: Uint8Array }[] = [];
+  #events: Event[] = [];
+  #seq = 0;
+
+  constructor(links: LinkSpec[], options: { seed?: number; bHasEndpoints?: boolean } = {}) {
+    this.links = links.map((l) => ({ up: true, ...l }));
+    this.rng = new SeededRng(options.seed ?? 7);
+    const keyA = new Uint8Array(32).fill(1);
+    const keyB = new Uint8Array(32).fill(2);
+    const addrA = links.map((_, i) => ({ hostname: `10.0.${i}.1`, port: 51820 }));
+    const addrB = links.map((_, i) => ({ hostname: `10.0.${i}.2`, port: 51820 }));
+    this.a = this.#side("a", keyA, keyB, addrA, addrB, "10.77.0.2");
+    this.b = this.#side("b", keyB, keyA, addrB, options.bHasEndpoints ? addrA : [], "10.77.0.1");
+  }
+
+  #side(
+    name: "a" | "b",
+    key: Uint8Array,
+    peerKey: Uint8Array,
+    mine: Endpoint[],
+    theirs: Endpoint[],
+    peerInner: string,
+  ): SimSide {
+    const delivered: Uint8Array[] = [];
+    const device = new Device({
+      privateKey: key,
+      peers: [{
+        publicKey: publicKeyOf(peerKey),
+        name: name === "a" ? "B" : "A",
+        endpoints: theirs,
+        persistentKeepaliveSeconds: 0,
+        allowedIps: [{ bytes: new Uint8Array(peerInner.split(".").map(Number)), prefixLength: 32 }],
+      }],
+      locals: mine.map(() => 4),
+      rng: this.rng,
+      backend: nobleAead,
+      epochOffsetMs: 1.7e12,
+      output: {
+        transmit: (local, to, bytes) => this.#transmit(name, local, to, bytes),
+        deliver: (packet) => void delivered.push(packet.slice()),
+      },
+    });
+    return { device, addresses: mine, delivered };
+  }
+
+  #transmit(from: "a" | "b", local: number, to: Endpoint, bytes: Uint8Array): void {
+    const there = from === "a" ? this.b : this.a;
+    const here = from === "a" ? this.a : this.b;
+    const target = there.addresses.findIndex((e) => e.hostname === to.hostname);
+    if (target !== local) return; // cross pairs do not route
+    const link = this.links[local];
+    const copy = bytes.slice();
+    this.wire.push({ from, link: local, bytes: copy });
+    if (!link.up || this.rng.float() < (link.loss ?? 0)) return;
+    const copies = this.rng.float() < (link.duplicate ?? 0) ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      const delay = link.delayMs + this.rng.float() * (link.jitterMs ?? 0);
+      const src = here.addresses[local];
+      this.at(this.now + delay, () => {
+        if (!this.links[local].up) return;
+        const buf = copy.slice();
+        there.device.handleDatagram(buf, buf.length, local, src, this.now);
+      });
+    }
+  }
+
+  /** Schedules `run` at virtual time `at`. */
+  at(at: number, run: () => void): void {
+    const events = this.#events;
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (events[mid].at <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    events.splice(lo, 0, { at, seq: this.#seq++, run });
+  }
+
+  /** Sends an inner packet from one side, as if read from its TUN. */
+  send(from: "a" | "b", packet: Uint8Array): void {
+    const buf = new Uint8Array(packet.length + 64);
+    buf.set(packet, DATA_HEADER_BYTES);
+    (from === "a" ? this.a : this.b).device.handleOutbound(buf, packet.length, this.now);
+  }
+
+  /** Runs events and device timers until virtual time `until`. */
+  runUntil(until: number): void {
+    for (let guard = 0; guard < 5_000_000; guard++) {
+      const deadline = Math.min(
+        this.a.device.nextDeadline(this.now),
+        this.b.device.nextDeadline(this.now),
+      );
+      const next = this.#events[0];
+      const t = Math.min(next?.at ?? Infinity, deadline);
+      if (t > until) break;
+      this.now = Math.max(this.now, t);
+      if (next && next.at <= deadline) {
+        this.#events.shift();
+        next.run();
+      } else {
+        this.a.device.handleTimeout(this.now);
+        this.b.device.handleTimeout(this.now);
+      }
+    }
+    this.now = Math.max(this.now, until);
+  }
+
+  /** Advances virtual time by `ms`. */
+  run(ms: number): void {
+    this.runUntil(this.now + ms);
+  }
+}
