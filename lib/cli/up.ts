@@ -48,6 +48,8 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     for (const socket of sockets) socket.close();
     throw error;
   }
+  let fatal: Error | undefined;
+  const stop = new AbortController();
   const engine = new Engine({
     privateKey: config.privateKey,
     peers,
@@ -55,16 +57,20 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     sockets,
     backend: nobleAead,
     logger: log,
+    onFatal: (error) => {
+      fatal ??= error;
+      stop.abort();
+    },
   });
   engine.start();
   log.info(`interface ${name} is up: ${describe(config, sockets)}`);
-  await runUntilSignal(() => reload(file, name, config, engine, log));
-  log.info("shutting down");
+  await runUntilSignal(stop.signal, () => reload(file, name, config, engine, log));
+  log.info(fatal ? `stopping: ${fatal.message}` : "shutting down");
   for (const hook of config.preDown) await runHook(hook, name).catch((e) => log.info(e.message));
   await engine.close();
   tun.close();
   for (const hook of config.postDown) await runHook(hook, name).catch((e) => log.info(e.message));
-  return 0;
+  return fatal ? 1 : 0;
 }
 
 /** Reads, permission-checks and parses a config file; prints warnings to stderr. */
@@ -153,8 +159,8 @@ function openSockets(config: Config): PathSocket[] {
   return sockets;
 }
 
-/** Waits for SIGINT or SIGTERM, calling `onHangup` for each SIGHUP meanwhile. */
-function runUntilSignal(onHangup: () => Promise<void>): Promise<void> {
+/** Waits for SIGINT, SIGTERM or `abort`, calling `onHangup` for each SIGHUP meanwhile. */
+function runUntilSignal(abort: AbortSignal, onHangup: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
       Deno.removeSignalListener("SIGINT", stop);
@@ -166,6 +172,7 @@ function runUntilSignal(onHangup: () => Promise<void>): Promise<void> {
     Deno.addSignalListener("SIGINT", stop);
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGHUP", hangup);
+    abort.addEventListener("abort", stop, { once: true });
   });
 }
 

@@ -27,6 +27,8 @@ export interface EngineOptions {
   readonly sockets: readonly PathSocket[];
   readonly backend: AeadBackend;
   readonly logger: Logger;
+  /** Called once when a loop fails for good (e.g. the TUN device was deleted under us). */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /** A running interface. */
@@ -34,6 +36,7 @@ export class Engine {
   readonly device: Device;
   readonly #tun: TunDevice;
   readonly #sockets: readonly PathSocket[];
+  readonly #onFatal: (error: Error) => void;
   #timer?: ReturnType<typeof setTimeout>;
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -42,6 +45,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#tun = options.tun;
     this.#sockets = options.sockets;
+    this.#onFatal = options.onFatal ?? (() => {});
     this.device = new Device({
       privateKey: options.privateKey,
       peers: options.peers,
@@ -62,8 +66,12 @@ export class Engine {
   /** Starts the loops and the first handshakes. */
   start(): void {
     this.device.start(performance.now());
-    this.#loops.push(this.#tunLoop());
-    this.#sockets.forEach((socket, i) => this.#loops.push(this.#socketLoop(socket, i)));
+    const guard = (loop: Promise<void>) =>
+      loop.catch((error) => {
+        if (!this.#closed) this.#onFatal(error as Error);
+      });
+    this.#loops.push(guard(this.#tunLoop()));
+    this.#sockets.forEach((socket, i) => this.#loops.push(guard(this.#socketLoop(socket, i))));
     this.#arm();
   }
 

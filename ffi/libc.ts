@@ -1,0 +1,87 @@
+/**
+ * The project's only `Deno.dlopen` of the C library, opened lazily on first use.
+ *
+ * Calling convention (see docs in `/work/shared/research/deno-feasibility.md`): hot-path pointers
+ * are passed as BigInt addresses in `u64` parameters (V8 fast calls, 5–10 ns), so every buffer
+ * whose address goes to C must stay reachable from a long-lived reference while C may use it.
+ * `errno` is thread-local: read it with {@link errno} on the same thread, right after the failing
+ * synchronous call, with no other FFI call in between. Each Worker opens its own copy.
+ *
+ * Variadic functions (`open`, `fcntl`, `ioctl`) are declared with one fixed extra argument; this
+ * is sound on x86-64 and aarch64 Linux, where glibc reads the extra argument from the same
+ * register as a fixed one.
+ * @module
+ */
+
+const SYMBOLS = {
+  /** int open(const char *pathname, int flags, mode_t mode); */
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  /** int close(int fd); */
+  close: { parameters: ["i32"], result: "i32" },
+  /** ssize_t read(int fd, void *buf, size_t count); buf as a raw address. */
+  read: { parameters: ["i32", "u64", "usize"], result: "isize" },
+  /** ssize_t write(int fd, const void *buf, size_t count); buf as a raw address. */
+  write: { parameters: ["i32", "u64", "usize"], result: "isize" },
+  /** int ioctl(int fd, unsigned long request, void *argp); */
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout); fds as a raw address. */
+  poll: { parameters: ["u64", "u64", "i32"], result: "i32" },
+  /**
+   * int poll(struct pollfd *fds, nfds_t nfds, int timeout); on Deno's FFI thread pool.
+   * About 30 µs per call: use it only to park while idle, never per packet. errno is not
+   * readable after it (another thread ran it).
+   */
+  pollAsync: { name: "poll", parameters: ["u64", "u64", "i32"], result: "i32", nonblocking: true },
+  /** int fcntl(int fd, int cmd, long arg); */
+  fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
+  /** int eventfd(unsigned int initval, int flags); */
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  /** int *__errno_location(void); the calling thread's errno. */
+  errnoLocation: { name: "__errno_location", parameters: [], result: "pointer" },
+  /** char *strerror(int errnum); */
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const;
+
+/** The typed libc functions declared by this module. */
+export type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
+let errnoView: Deno.UnsafePointerView | null = null;
+
+/** The libc symbols, opening `libc.so.6` on the first call. */
+export function libc(): LibcSymbols {
+  if (library === null) {
+    library = Deno.dlopen("libc.so.6", SYMBOLS);
+    const location = library.symbols.errnoLocation();
+    if (location === null) throw new Error("__errno_location() returned NULL");
+    errnoView = new Deno.UnsafePointerView(location);
+  }
+  return library.symbols;
+}
+
+/**
+ * Closes the library (for tests under `--sanitize-resources`); the next {@link libc} call opens it
+ * again. Only call it when nothing that captured the symbols (such as an open TUN) is in use.
+ */
+export function closeLibc(): void {
+  library?.close();
+  library = null;
+  errnoView = null;
+}
+
+/** The calling thread's current errno; read it right after the failing sync call. */
+export function errno(): number {
+  if (errnoView === null) libc();
+  return errnoView!.getInt32(0);
+}
+
+/** The C library's text for an errno value, e.g. `Device or resource busy`. */
+export function strerror(code: number): string {
+  const text = libc().strerror(code);
+  return text === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(text);
+}
+
+/** The raw address of a view's first byte (0 when empty), as a BigInt for `u64` parameters. */
+export function addressOf(view: ArrayBufferView): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view as BufferSource)));
+}
