@@ -9,6 +9,7 @@ import { Device } from "../lib/core/device.ts";
 import { nobleAead } from "../lib/core/aead_noble.ts";
 import { publicKeyOf } from "../lib/core/crypto.ts";
 import type { Endpoint } from "../lib/core/path.ts";
+import type { Mode } from "../lib/config/config.ts";
 import { SeededRng } from "./_packets.ts";
 
 /** Impairments of one link, each direction alike. */
@@ -18,6 +19,22 @@ export interface LinkSpec {
   loss?: number;
   duplicate?: number;
   up?: boolean;
+  /** Bottleneck rate in bytes per ms (tbf-like); a packet queued longer than 50 ms is dropped. */
+  rateBytesPerMs?: number;
+}
+
+/** How the simulated peers are configured. */
+export interface SimOptions {
+  seed?: number;
+  /** B also has A's addresses as endpoints (both initiate). */
+  bHasEndpoints?: boolean;
+  /** Scheduling mode of both peers. */
+  mode?: Mode;
+  redundancy?: number;
+  /** Links whose local ends are `backup` on both sides. */
+  backupLinks?: number[];
+  /** `priority=N` of each link's local ends. */
+  priorities?: number[];
 }
 
 /** One side of the simulation. */
@@ -42,19 +59,22 @@ export class Sim {
   readonly b: SimSide;
   readonly rng: SeededRng;
   /** Datagrams put on the wire, by link. */
-  readonly wire: { from: "a" | "b"; link: number; bytes: Uint8Array }[] = [];
+  readonly wire: { from: "a" | "b"; link: number; bytes: Uint8Array; at: number }[] = [];
   #events: Event[] = [];
+  /** Per link and direction: when the bottleneck is free again. */
+  #busyUntil = new Map<string, number>();
   #seq = 0;
 
-  constructor(links: LinkSpec[], options: { seed?: number; bHasEndpoints?: boolean } = {}) {
+  constructor(links: LinkSpec[], options: SimOptions = {}) {
     this.links = links.map((l) => ({ up: true, ...l }));
     this.rng = new SeededRng(options.seed ?? 7);
     const keyA = new Uint8Array(32).fill(1);
     const keyB = new Uint8Array(32).fill(2);
     const addrA = links.map((_, i) => ({ hostname: `10.0.${i}.1`, port: 51820 }));
     const addrB = links.map((_, i) => ({ hostname: `10.0.${i}.2`, port: 51820 }));
-    this.a = this.#side("a", keyA, keyB, addrA, addrB, "10.77.0.2");
-    this.b = this.#side("b", keyB, keyA, addrB, options.bHasEndpoints ? addrA : [], "10.77.0.1");
+    this.a = this.#side("a", keyA, keyB, addrA, addrB, "10.77.0.2", options);
+    const endpointsOfA = options.bHasEndpoints ? addrA : [];
+    this.b = this.#side("b", keyB, keyA, addrB, endpointsOfA, "10.77.0.1", options);
   }
 
   #side(
@@ -64,6 +84,7 @@ export class Sim {
     mine: Endpoint[],
     theirs: Endpoint[],
     peerInner: string,
+    options: SimOptions,
   ): SimSide {
     const delivered: Uint8Array[] = [];
     const device = new Device({
@@ -73,9 +94,15 @@ export class Sim {
         name: name === "a" ? "B" : "A",
         endpoints: theirs,
         persistentKeepaliveSeconds: 0,
+        mode: options.mode,
+        redundancy: options.redundancy,
         allowedIps: [{ bytes: new Uint8Array(peerInner.split(".").map(Number)), prefixLength: 32 }],
       }],
-      locals: mine.map(() => 4),
+      locals: mine.map((_, i) => ({
+        family: 4,
+        backup: options.backupLinks?.includes(i) ?? false,
+        priority: options.priorities?.[i] ?? 0,
+      })),
       rng: this.rng,
       backend: nobleAead,
       epochOffsetMs: 1.7e12,
@@ -94,11 +121,13 @@ export class Sim {
     if (target !== local) return; // cross pairs do not route
     const link = this.links[local];
     const copy = bytes.slice();
-    this.wire.push({ from, link: local, bytes: copy });
+    this.wire.push({ from, link: local, bytes: copy, at: this.now });
     if (!link.up || this.rng.float() < (link.loss ?? 0)) return;
+    const queued = this.#queue(`${from}${local}`, link, copy.length);
+    if (queued < 0) return;
     const copies = this.rng.float() < (link.duplicate ?? 0) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      const delay = link.delayMs + this.rng.float() * (link.jitterMs ?? 0);
+      const delay = queued + link.delayMs + this.rng.float() * (link.jitterMs ?? 0);
       const src = here.addresses[local];
       this.at(this.now + delay, () => {
         if (!this.links[local].up) return;
@@ -106,6 +135,16 @@ export class Sim {
         there.device.handleDatagram(buf, buf.length, local, src, this.now);
       });
     }
+  }
+
+  /** Queueing delay at the link's bottleneck, or -1 when its 50 ms queue is full. */
+  #queue(key: string, link: LinkSpec, bytes: number): number {
+    if (!link.rateBytesPerMs) return 0;
+    const start = Math.max(this.now, this.#busyUntil.get(key) ?? 0);
+    if (start - this.now > 50) return -1;
+    const done = start + bytes / link.rateBytesPerMs;
+    this.#busyUntil.set(key, done);
+    return done - this.now;
   }
 
   /** Schedules `run` at virtual time `at`. */

@@ -15,6 +15,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Endpoint } from "../core/path.ts";
 import { Engine } from "../engine/engine.ts";
 import type { PathSocket, TunDevice } from "../engine/ports.ts";
+import { openOpensslAead } from "../../ffi/openssl_aead.ts";
 import { openTun } from "../../ffi/tun_linux.ts";
 import { ipLink, runHook } from "../host/ip_link.ts";
 import { stderrLogger } from "../host/log.ts";
@@ -48,6 +49,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     for (const socket of sockets) socket.close();
     throw error;
   }
+  const backend = openOpensslAead() ?? nobleAead;
   let fatal: Error | undefined;
   const stop = new AbortController();
   const engine = new Engine({
@@ -55,7 +57,8 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     peers,
     tun,
     sockets,
-    backend: nobleAead,
+    ends: config.binds.length > 0 ? config.binds : undefined,
+    backend,
     logger: log,
     onFatal: (error) => {
       fatal ??= error;
@@ -63,7 +66,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     },
   });
   engine.start();
-  log.info(`interface ${name} is up: ${describe(config, sockets)}`);
+  log.info(`interface ${name} is up: ${describe(config, sockets, backend.name)}`);
   await runUntilSignal(stop.signal, () => reload(file, name, config, engine, log));
   log.info(fatal ? `stopping: ${fatal.message}` : "shutting down");
   for (const hook of config.preDown) await runHook(hook, name).catch((e) => log.info(e.message));
@@ -107,6 +110,8 @@ export async function devicePeers(config: Config, file: string): Promise<DeviceP
       name: peer.publicKeyText.slice(0, 8),
       endpoints: await resolveEndpoints(peer, file),
       persistentKeepaliveSeconds: peer.persistentKeepaliveSeconds,
+      mode: peer.mode,
+      redundancy: peer.redundancy,
       allowedIps: peer.allowedIps.map((c) => ({ bytes: c.bytes, prefixLength: c.prefixLength })),
     });
   }
@@ -148,7 +153,7 @@ function openSockets(config: Config): PathSocket[] {
   try {
     let port = config.listenPort;
     for (const bind of config.binds) {
-      const socket = openUdpSocket(bind, port);
+      const socket = openUdpSocket(bind.address, port);
       port = socket.localAddr.port;
       sockets.push(socket);
     }
@@ -207,7 +212,7 @@ function interfaceChanges(a: Config, b: Config): string[] {
   const changed: string[] = [];
   if (encodeKey(a.privateKey) !== encodeKey(b.privateKey)) changed.push("PrivateKey");
   if (a.listenPort !== b.listenPort) changed.push("ListenPort");
-  if (a.binds.join() !== b.binds.join()) changed.push("Bind");
+  if (JSON.stringify(a.binds) !== JSON.stringify(b.binds)) changed.push("Bind");
   if (a.addresses.map((x) => x.text).join() !== b.addresses.map((x) => x.text).join()) {
     changed.push("Address");
   }
@@ -215,7 +220,7 @@ function interfaceChanges(a: Config, b: Config): string[] {
   return changed;
 }
 
-function describe(config: Config, sockets: readonly PathSocket[]): string {
+function describe(config: Config, sockets: readonly PathSocket[], aead: string): string {
   const listen = sockets.map((s) => {
     const host = s.localAddr.hostname.includes(":")
       ? `[${s.localAddr.hostname}]`
@@ -224,7 +229,7 @@ function describe(config: Config, sockets: readonly PathSocket[]): string {
   });
   const peers = `${config.peers.length} peer${config.peers.length === 1 ? "" : "s"}`;
   return `${peers}, mtu ${config.mtu}, listening on ${listen.join(" ")}` +
-    `, backends: tun=ffi udp=deno aead=${nobleAead.name}`;
+    `, backends: tun=ffi udp=deno aead=${aead}`;
 }
 
 function octal(mode: number): string {

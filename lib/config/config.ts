@@ -36,6 +36,22 @@ export interface EndpointSpec {
   readonly text: string;
 }
 
+/** How a peer's packets are spread over its paths (`Mode =` in `[Peer]`). */
+export type Mode = "duplicate" | "failover" | "aggregate" | "adaptive";
+
+/** Every mode, in documentation order. */
+export const MODES: readonly Mode[] = ["duplicate", "failover", "aggregate", "adaptive"];
+
+/** One `Bind` item: a local address (one local path end) and its flags. */
+export interface BindSpec {
+  /** Canonical IP literal, no port. */
+  readonly address: string;
+  /** `backup`: a metered or expensive uplink, used only when the others are down or degraded. */
+  readonly backup: boolean;
+  /** `priority=N` (0-255, default 0): in failover, lower numbers are preferred before RTT. */
+  readonly priority: number;
+}
+
 /** One `[Peer]` section. */
 export interface PeerConfig {
   /** 32-byte Ed25519 public key. */
@@ -46,6 +62,10 @@ export interface PeerConfig {
   readonly allowedIps: readonly Cidr[];
   /** Seconds; 0 = off. */
   readonly persistentKeepaliveSeconds: number;
+  /** `Mode =`; default `duplicate`. */
+  readonly mode: Mode;
+  /** `Redundancy = N` (duplicate and adaptive modes): duplicate on the N best paths; 0 = all. */
+  readonly redundancy: number;
   /** Line of the `[Peer]` header, for messages. */
   readonly line: number;
 }
@@ -59,7 +79,7 @@ export interface Config {
   readonly listenPort: number;
   readonly mtu: number;
   /** Local addresses to listen on, one path end each. Empty = the wildcard address. */
-  readonly binds: readonly string[];
+  readonly binds: readonly BindSpec[];
   readonly preUp: readonly string[];
   readonly postUp: readonly string[];
   readonly preDown: readonly string[];

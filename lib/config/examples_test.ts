@@ -30,6 +30,7 @@ Deno.test({
         "phone.conf",
         "many-peers.conf",
         "ipv6-ends.conf",
+        "failover.conf",
       ]
     ) {
       assert.ok(configs.has(name), `missing examples/${name}`);
@@ -47,8 +48,14 @@ Deno.test({
       assert.ok(config, `missing examples/${name}`);
       return config;
     };
-    assert.deepEqual(get("uplinks-cli.conf").binds, ["192.0.2.10", "198.51.100.7"]);
-    assert.deepEqual(routesToAdd(get("uplinks-cli.conf")), []);
+    const site = get("uplinks-cli.conf");
+    assert.deepEqual(site.binds, [
+      { address: "192.0.2.10", backup: false, priority: 0 },
+      { address: "198.51.100.7", backup: false, priority: 0 },
+      { address: "100.64.7.2", backup: true, priority: 0 },
+    ]);
+    assert.equal(site.peers[0].mode, "adaptive");
+    assert.deepEqual(routesToAdd(site), []);
     assert.equal(get("uplinks-srv.conf").addresses.filter((a) => a.family === 4).length, 1);
     const phone = get("phone.conf");
     assert.deepEqual(phone.binds, []);
@@ -58,9 +65,14 @@ Deno.test({
     assert.ok(server.peers.length >= 3);
     assert.ok(server.peers.every((peer) => peer.endpoints.length === 0));
     assert.ok(server.peers.every((peer) => peer.allowedIps.length > 0));
+    assert.ok(server.peers.every((peer) => peer.mode === "duplicate" && peer.redundancy === 0));
     assert.ok(server.postUp.some((hook) => hook.includes("%i")));
     const v6 = get("ipv6-ends.conf");
     assert.ok(v6.peers[0].endpoints.length >= 2);
     assert.ok(v6.peers[0].endpoints.every((e) => e.family === 6 && e.text.startsWith("[")));
+    const failover = get("failover.conf");
+    assert.ok(failover.binds.some((bind) => !bind.backup && bind.priority === 0));
+    assert.ok(failover.binds.some((bind) => bind.backup));
+    assert.ok(failover.peers.every((peer) => peer.mode === "failover"));
   },
 });

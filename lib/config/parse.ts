@@ -10,15 +10,18 @@
 
 import { DEFAULT_MTU, MAX_MTU, MIN_MTU, MIN_MTU_IPV6 } from "../core/constants.ts";
 import {
+  type BindSpec,
   type Cidr,
   type Config,
   ConfigError,
   type EndpointSpec,
   type InterfaceAddress,
+  type Mode,
+  MODES,
   type PeerConfig,
 } from "./config.ts";
 import { decodeKey } from "./base64_key.ts";
-import { formatIp, parseCidrDetailed, parseInterfaceAddress, requireIp } from "./cidr.ts";
+import { formatIp, parseCidrDetailed, parseInterfaceAddress, parseIp, requireIp } from "./cidr.ts";
 import { parseEndpoint } from "./endpoint.ts";
 
 /** What `parseConfig` returns: the config and the non-fatal warnings, in file order. */
@@ -44,10 +47,22 @@ const INTERFACE_KEYS = [
   "PreDown",
   "PostDown",
 ];
-const PEER_KEYS = ["PublicKey", "Endpoint", "AllowedIPs", "PersistentKeepalive"];
+const PEER_KEYS = [
+  "PublicKey",
+  "Endpoint",
+  "AllowedIPs",
+  "PersistentKeepalive",
+  "Mode",
+  "Redundancy",
+];
 const UNSUPPORTED_KEYS = ["PresharedKey", "FwMark", "Table", "SaveConfig", "DNS"];
 const HOOK_KEYS = new Set(["preup", "postup", "predown", "postdown"]);
 const BIND_HINT = " (Bind takes local IP addresses such as 192.0.2.10 or 2001:db8::10)";
+const BIND_FLAGS = ["backup", "priority"];
+const MAX_PRIORITY = 255;
+const MAX_REDUNDANCY = 16;
+/** The modes in which `Redundancy` means something. */
+const REDUNDANT_MODES: readonly Mode[] = ["duplicate", "adaptive"];
 const NOT_A_KEY_NAME = 'the text before "=" is not a key name (1-32 letters and digits)';
 const KEY_MESSAGE = 'not a 32-byte base64 key (44 characters ending in "=")';
 /** Any run this long of base64 characters could be (most of) a key: never echo it. */
@@ -121,7 +136,9 @@ interface InterfaceDraft {
   readonly addresses: InterfaceAddress[];
   listenPort: number;
   mtu?: number;
-  readonly binds: string[];
+  readonly binds: BindSpec[];
+  /** Bind address -> line of the Bind that first listed it. */
+  readonly bindLines: Map<string, number>;
   readonly hooks: Record<"preUp" | "postUp" | "preDown" | "postDown", string[]>;
 }
 
@@ -134,6 +151,8 @@ interface PeerDraft {
   readonly endpoints: EndpointSpec[];
   readonly allowedIps: Cidr[];
   persistentKeepaliveSeconds: number;
+  mode: Mode;
+  redundancy: number;
 }
 
 type Draft = InterfaceDraft | PeerDraft;
@@ -245,14 +264,78 @@ function addAddresses(ctx: Context, draft: InterfaceDraft, pair: Pair): void {
   }
 }
 
+type BindDraft = { -readonly [K in keyof BindSpec]: BindSpec[K] };
+
+function unknownFlag(word: string, address: string): string {
+  const name = word.split("=")[0];
+  const hint = parseIp(word) ? "; separate addresses with commas" : "";
+  const near = hint ? undefined : closest(name, BIND_FLAGS);
+  const suffix = hint || (near ? `; did you mean ${near}?` : "");
+  return `unknown flag "${name}" on ${address} (the flags are backup and priority=N)${suffix}`;
+}
+
+/** Applies one flag word of a Bind item (`backup` or `priority=N`) to `bind`. */
+function bindFlag(
+  ctx: Context,
+  pair: Pair,
+  bind: BindDraft,
+  word: string,
+  given: Set<string>,
+): void {
+  const eq = word.indexOf("=");
+  const name = (eq < 0 ? word : word.slice(0, eq)).toLowerCase();
+  const value = eq < 0 ? undefined : word.slice(eq + 1);
+  if (given.has(name)) {
+    fail(ctx, pair.line, "Bind", `flag "${name}" given twice on ${bind.address}`);
+  }
+  given.add(name);
+  switch (name) {
+    case "backup":
+      if (value !== undefined) {
+        fail(ctx, pair.line, "Bind", `flag "backup" takes no value (got "${word}")`);
+      }
+      bind.backup = true;
+      return;
+    case "priority": {
+      const range = `needs a decimal number from 0 to ${MAX_PRIORITY} (got "${word}")`;
+      bind.priority = decimal(value ?? "", MAX_PRIORITY) ??
+        fail(ctx, pair.line, "Bind", `flag "priority" on ${bind.address} ${range}`);
+      return;
+    }
+    default:
+      return fail(ctx, pair.line, "Bind", unknownFlag(word, bind.address));
+  }
+}
+
+/** Parses one Bind item: an IP address, then flags separated by whitespace. */
+function parseBind(ctx: Context, pair: Pair, item: string): BindSpec {
+  const [first, ...flags] = item.replace(/\s*=\s*/g, "=").split(/\s+/);
+  const bytes = attempt(ctx, pair, "Bind", () => requireIp(first), BIND_HINT);
+  const bind: BindDraft = { address: formatIp(bytes), backup: false, priority: 0 };
+  const given = new Set<string>();
+  for (const word of flags) bindFlag(ctx, pair, bind, word, given);
+  return bind;
+}
+
+function describeBind(bind: BindSpec): string {
+  return `${bind.backup ? "backup" : "regular"}, priority=${bind.priority}`;
+}
+
 function addBinds(ctx: Context, draft: InterfaceDraft, pair: Pair): void {
   required(ctx, pair, "Bind");
   for (const item of items(ctx, pair, "Bind")) {
-    const bytes = attempt(ctx, pair, "Bind", () => requireIp(item), BIND_HINT);
-    const text = formatIp(bytes);
-    if (draft.binds.includes(text)) {
-      warn(ctx, pair.line, "Bind", `${text} is listed twice; ignoring the repeat`);
-    } else draft.binds.push(text);
+    const bind = parseBind(ctx, pair, item);
+    const known = draft.binds.find((other) => other.address === bind.address);
+    if (known === undefined) {
+      draft.binds.push(bind);
+      draft.bindLines.set(bind.address, pair.line);
+    } else if (known.backup === bind.backup && known.priority === bind.priority) {
+      warn(ctx, pair.line, "Bind", `${bind.address} is listed twice; ignoring the repeat`);
+    } else {
+      const first = `line ${draft.bindLines.get(bind.address)}: ${describeBind(known)}`;
+      const message = `${bind.address} is listed twice with different flags`;
+      fail(ctx, pair.line, "Bind", `${message} (${first}; here: ${describeBind(bind)})`);
+    }
   }
 }
 
@@ -315,6 +398,10 @@ function closeInterface(ctx: Context, draft: InterfaceDraft): void {
     const message = `${draft.mtu} is below ${MIN_MTU_IPV6}, the minimum with an IPv6 Address`;
     fail(ctx, draft.seen.get("MTU") ?? draft.line, "MTU", message);
   }
+  if (draft.binds.length > 0 && draft.binds.every((bind) => bind.backup)) {
+    const line = draft.bindLines.get(draft.binds[0].address) ?? draft.line;
+    fail(ctx, line, "Bind", "every Bind is backup: at least one path end must be a regular one");
+  }
 }
 
 // ---- [Peer] ----
@@ -371,6 +458,30 @@ function setKeepalive(ctx: Context, draft: PeerDraft, pair: Pair): void {
   );
 }
 
+function setMode(ctx: Context, draft: PeerDraft, pair: Pair): void {
+  once(ctx, draft.seen, pair, "Mode");
+  const value = required(ctx, pair, "Mode");
+  const valid = `${MODES.slice(0, -1).join(", ")} or ${MODES[MODES.length - 1]}`;
+  draft.mode = MODES.find((mode) => mode === value.toLowerCase()) ??
+    fail(ctx, pair.line, "Mode", `"${value}" is not a mode (expected ${valid})`);
+}
+
+function setRedundancy(ctx: Context, draft: PeerDraft, pair: Pair): void {
+  once(ctx, draft.seen, pair, "Redundancy");
+  const value = required(ctx, pair, "Redundancy");
+  const message = `"${value}" is not a decimal number of paths from 0 to ${MAX_REDUNDANCY}`;
+  draft.redundancy = decimal(value, MAX_REDUNDANCY) ??
+    fail(ctx, pair.line, "Redundancy", `${message} (0 = every path)`);
+}
+
+/** Redundancy only means something in some modes; Mode may come before or after it. */
+function checkRedundancy(ctx: Context, draft: PeerDraft): void {
+  const line = draft.seen.get("Redundancy");
+  if (line === undefined || REDUNDANT_MODES.includes(draft.mode)) return;
+  const mode = `this [Peer] has Mode = ${draft.mode} on line ${draft.seen.get("Mode")}`;
+  fail(ctx, line, "Redundancy", `Redundancy applies to Mode = duplicate or adaptive (${mode})`);
+}
+
 function peerKey(ctx: Context, draft: PeerDraft, pair: Pair): void {
   switch (pair.key.toLowerCase()) {
     case "publickey":
@@ -383,6 +494,10 @@ function peerKey(ctx: Context, draft: PeerDraft, pair: Pair): void {
       return;
     case "persistentkeepalive":
       return setKeepalive(ctx, draft, pair);
+    case "mode":
+      return setMode(ctx, draft, pair);
+    case "redundancy":
+      return setRedundancy(ctx, draft, pair);
     default:
       return unknownKey(ctx, pair, "Peer");
   }
@@ -392,12 +507,15 @@ function closePeer(ctx: Context, draft: PeerDraft): PeerConfig {
   if (!draft.publicKey || !draft.publicKeyText) {
     fail(ctx, draft.line, "PublicKey", "[Peer] has no PublicKey");
   }
+  checkRedundancy(ctx, draft);
   return {
     publicKey: draft.publicKey,
     publicKeyText: draft.publicKeyText,
     endpoints: draft.endpoints,
     allowedIps: draft.allowedIps,
     persistentKeepaliveSeconds: draft.persistentKeepaliveSeconds,
+    mode: draft.mode,
+    redundancy: draft.redundancy,
     line: draft.line,
   };
 }
@@ -413,13 +531,15 @@ function openInterface(line: number): InterfaceDraft {
     addresses: [],
     listenPort: 0,
     binds: [],
+    bindLines: new Map(),
     hooks,
   };
 }
 
 function openPeer(line: number): PeerDraft {
   const draft = { kind: "peer" as const, line, seen: new Map<string, number>() };
-  return { ...draft, endpoints: [], allowedIps: [], persistentKeepaliveSeconds: 0 };
+  const defaults = { persistentKeepaliveSeconds: 0, mode: "duplicate" as const, redundancy: 0 };
+  return { ...draft, endpoints: [], allowedIps: [], ...defaults };
 }
 
 /** Starts the section a header names; fails on an unknown or a second [Interface]. */

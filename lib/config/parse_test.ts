@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { DEFAULT_MTU } from "../core/constants.ts";
-import { ConfigError } from "./config.ts";
+import { type BindSpec, ConfigError, MODES } from "./config.ts";
 import { decodeKey } from "./base64_key.ts";
 import { parseConfig } from "./parse.ts";
 
@@ -56,6 +56,19 @@ function peerValue(key: string, value: string, has: string): ErrorCase {
   const text = cfg("[Peer]", `PublicKey = ${PUB_A}`, `${key} = ${value}`);
   return { name: `${key} = ${value}`, text, line: 6, key, has };
 }
+
+/** A bad `Bind` on line 4. */
+function bindValue(value: string, has: string, hasNot?: string): ErrorCase {
+  return { ...interfaceValue("Bind", value, has), hasNot };
+}
+
+/** A peer with `Mode` and `Redundancy` lines (in the order given) on lines 6 and 7. */
+function modeCase(lines: string[], line: number, has: string): ErrorCase {
+  const text = cfg("[Peer]", `PublicKey = ${PUB_A}`, ...lines);
+  return { name: lines.join(", "), text, line, key: "Redundancy", has };
+}
+
+const REDUNDANCY_MODES = "Redundancy applies to Mode = duplicate or adaptive";
 
 const CASES: ErrorCase[] = [
   // Unknown and unsupported keys.
@@ -287,6 +300,144 @@ const CASES: ErrorCase[] = [
   interfaceValue("Bind", "[2001:db8::1]", "brackets are not allowed here"),
   interfaceValue("Bind", "192.0.2.300", "300 is larger than 255"),
   interfaceValue("Bind", "192.0.2.10,", "empty item"),
+  // Bind flags.
+  bindValue(
+    "192.0.2.10 fast",
+    'unknown flag "fast" on 192.0.2.10 (the flags are backup and priority=N)',
+    "did you mean",
+  ),
+  bindValue(
+    "192.0.2.10 backp",
+    "on 192.0.2.10 (the flags are backup and priority=N); did you mean backup?",
+  ),
+  bindValue("192.0.2.10 prio=1", 'unknown flag "prio"'),
+  bindValue("192.0.2.10 weight = 2", 'unknown flag "weight"'),
+  bindValue("192.0.2.10 198.51.100.7", "separate addresses with commas"),
+  bindValue("2001:db8::10 2001:db8::11", 'unknown flag "2001:db8::11" on 2001:db8::10'),
+  bindValue("192.0.2.10 backup backup", 'flag "backup" given twice on 192.0.2.10'),
+  bindValue("192.0.2.10 backup BACKUP", 'flag "backup" given twice'),
+  bindValue("192.0.2.10 priority=1 priority=1", 'flag "priority" given twice on 192.0.2.10'),
+  bindValue("192.0.2.10 backup=yes", 'flag "backup" takes no value (got "backup=yes")'),
+  bindValue(
+    "192.0.2.10 priority=256",
+    'flag "priority" on 192.0.2.10 needs a decimal number from 0 to 255 (got "priority=256")',
+  ),
+  bindValue("192.0.2.10 priority=-1", 'flag "priority" on 192.0.2.10 needs a decimal number'),
+  bindValue("192.0.2.10 priority=01", 'needs a decimal number from 0 to 255 (got "priority=01")'),
+  bindValue("192.0.2.10 priority=0x1", "needs a decimal number from 0 to 255"),
+  bindValue("192.0.2.10 priority=high", "needs a decimal number from 0 to 255"),
+  bindValue("192.0.2.10 priority", 'needs a decimal number from 0 to 255 (got "priority")'),
+  bindValue("192.0.2.10 priority=", 'needs a decimal number from 0 to 255 (got "priority=")'),
+  bindValue("backup 192.0.2.10", '"backup" is not a valid IP address'),
+  bindValue("192.0.2.10:51820 backup", "a port is not allowed here"),
+  bindValue(
+    "192.0.2.10, 192.0.2.10 backup",
+    "192.0.2.10 is listed twice with different flags " +
+      "(line 4: regular, priority=0; here: backup, priority=0)",
+  ),
+  {
+    name: "same Bind address with different flags on two lines",
+    text: cfg("Bind = 2001:DB8::10 priority=1", "Bind = 192.0.2.10", "Bind = 2001:db8::10"),
+    line: 6,
+    key: "Bind",
+    has: "2001:db8::10 is listed twice with different flags " +
+      "(line 4: regular, priority=1; here: regular, priority=0)",
+  },
+  bindValue(
+    "192.0.2.10 backup",
+    "every Bind is backup: at least one path end must be a regular one",
+  ),
+  {
+    name: "every Bind is backup, over several lines, before a [Peer]",
+    text: cfg("Bind = 192.0.2.10 backup", "Bind = 198.51.100.7 priority=1 backup", ...PEER_A),
+    line: 4,
+    key: "Bind",
+    has: "every Bind is backup",
+  },
+  {
+    name: "private key as a Bind flag",
+    text: cfg(`Bind = 192.0.2.10 ${PRIVATE}`),
+    line: 4,
+    key: "Bind",
+    has: 'unknown flag "<redacted>"',
+  },
+  // Mode and Redundancy.
+  peerValue(
+    "Mode",
+    "fastest",
+    '"fastest" is not a mode (expected duplicate, failover, aggregate or adaptive)',
+  ),
+  peerValue("Mode", "dup", "is not a mode"),
+  peerValue("Mode", "duplicate failover", "is not a mode"),
+  {
+    name: "Mode twice",
+    text: cfg(...PEER_A, "Mode = failover", "mode = failover"),
+    line: 8,
+    key: "Mode",
+    has: "given twice (first on line 7)",
+  },
+  {
+    name: "private key as a Mode",
+    text: cfg(...PEER_A, `Mode = ${PRIVATE}`),
+    line: 7,
+    key: "Mode",
+    has: '"<redacted>" is not a mode',
+  },
+  peerValue(
+    "Redundancy",
+    "17",
+    '"17" is not a decimal number of paths from 0 to 16 (0 = every path)',
+  ),
+  peerValue("Redundancy", "-1", "from 0 to 16"),
+  peerValue("Redundancy", "02", "from 0 to 16"),
+  peerValue("Redundancy", "two", "from 0 to 16"),
+  peerValue("Redundancy", "all", "from 0 to 16"),
+  {
+    name: "Redundancy twice",
+    text: cfg(...PEER_A, "Redundancy = 2", "Redundancy = 2"),
+    line: 8,
+    key: "Redundancy",
+    has: "given twice (first on line 7)",
+  },
+  modeCase(
+    ["Mode = failover", "Redundancy = 2"],
+    7,
+    `${REDUNDANCY_MODES} (this [Peer] has Mode = failover on line 6)`,
+  ),
+  modeCase(
+    ["Redundancy = 2", "Mode = Aggregate"],
+    6,
+    `${REDUNDANCY_MODES} (this [Peer] has Mode = aggregate on line 7)`,
+  ),
+  modeCase(["Redundancy = 0", "Mode = failover"], 6, REDUNDANCY_MODES),
+  {
+    name: "Redundancy with failover in a peer closed by the next [Peer]",
+    text: cfg(...PEER_A, "Redundancy = 1", "Mode = FAILOVER", "[Peer]", `PublicKey = ${PUB_B}`),
+    line: 7,
+    key: "Redundancy",
+    has: REDUNDANCY_MODES,
+  },
+  {
+    name: "Mode in [Interface]",
+    text: cfg("mode = failover"),
+    line: 4,
+    key: "Mode",
+    has: "belongs in [Peer], not in [Interface]",
+  },
+  {
+    name: "Redundancy in [Interface]",
+    text: cfg("Redundancy = 2"),
+    line: 4,
+    key: "Redundancy",
+    has: "belongs in [Peer], not in [Interface]",
+  },
+  {
+    name: "misspelt Redundancy",
+    text: cfg(...PEER_A, "Redundency = 2"),
+    line: 7,
+    key: "Redundency",
+    has: "unknown key in [Peer]; did you mean Redundancy?",
+  },
   // Endpoints.
   peerValue("Endpoint", "2001:db8::1:51820", "IPv6 endpoints need brackets: [addr]:port"),
   peerValue("Endpoint", "203.0.113.1", "has no port"),
@@ -305,7 +456,8 @@ const CASES: ErrorCase[] = [
   },
   ...["Address", "ListenPort", "MTU", "Bind", "PreUp", "PostUp", "PreDown", "PostDown"]
     .map((key) => interfaceValue(key, "", "needs a value")),
-  ...["Endpoint", "PersistentKeepalive"].map((key) => peerValue(key, "", "needs a value")),
+  ...["Endpoint", "PersistentKeepalive", "Mode", "Redundancy"]
+    .map((key) => peerValue(key, "", "needs a value")),
   {
     name: "empty PublicKey",
     text: cfg("[Peer]", "PublicKey =   # nothing"),
@@ -463,8 +615,8 @@ Deno.test("parseConfig: a complete config", () => {
     "Address = 10.77.0.1/24, fd77::1/64",
     "ListenPort = 51820",
     "MTU = 1380",
-    "Bind = 192.0.2.10, 2001:DB8::10",
-    "Bind = 198.51.100.7",
+    "Bind = 192.0.2.10, 2001:DB8::10 priority=1",
+    "Bind = 198.51.100.7 backup priority=2",
     "PreUp = echo pre %i",
     "PostUp = iptables -A FORWARD -i %i -j ACCEPT # keep this comment",
     "PreDown = echo a=b",
@@ -478,6 +630,8 @@ Deno.test("parseConfig: a complete config", () => {
     "AllowedIPs = 10.77.0.2/32, fd77::2/128",
     "AllowedIPs = 192.168.5.0/24",
     "PersistentKeepalive = 25",
+    "Mode = adaptive",
+    "Redundancy = 2",
     "[Peer]",
     `PublicKey = ${PUB_B}`,
   ].join("\n");
@@ -487,7 +641,11 @@ Deno.test("parseConfig: a complete config", () => {
   assert.deepEqual(config.addresses.map((a) => a.text), ["10.77.0.1/24", "fd77::1/64"]);
   assert.equal(config.listenPort, 51820);
   assert.equal(config.mtu, 1380);
-  assert.deepEqual(config.binds, ["192.0.2.10", "2001:db8::10", "198.51.100.7"]);
+  assert.deepEqual(config.binds, [
+    { address: "192.0.2.10", backup: false, priority: 0 },
+    { address: "2001:db8::10", backup: false, priority: 1 },
+    { address: "198.51.100.7", backup: true, priority: 2 },
+  ]);
   assert.deepEqual(config.preUp, ["echo pre %i"]);
   assert.deepEqual(config.postUp, ["iptables -A FORWARD -i %i -j ACCEPT # keep this comment"]);
   assert.deepEqual(config.preDown, ["echo a=b"]);
@@ -508,11 +666,15 @@ Deno.test("parseConfig: a complete config", () => {
     "192.168.5.0/24",
   ]);
   assert.equal(a.persistentKeepaliveSeconds, 25);
+  assert.equal(a.mode, "adaptive");
+  assert.equal(a.redundancy, 2);
   assert.equal(b.publicKeyText, PUB_B);
-  assert.equal(b.line, 22);
+  assert.equal(b.line, 24);
   assert.deepEqual(b.endpoints, []);
   assert.deepEqual(b.allowedIps, []);
   assert.equal(b.persistentKeepaliveSeconds, 0);
+  assert.equal(b.mode, "duplicate");
+  assert.equal(b.redundancy, 0);
 });
 
 Deno.test("parseConfig: defaults for a minimal config", () => {
@@ -592,9 +754,88 @@ Deno.test("parseConfig: host bits and repeats are warnings", () => {
     "wg0.conf:9: Endpoint: 203.0.113.1:51820 is listed twice; ignoring the repeat",
   ]);
   assert.equal(config.addresses.length, 1);
-  assert.deepEqual(config.binds, ["192.0.2.10"]);
+  assert.deepEqual(config.binds, [{ address: "192.0.2.10", backup: false, priority: 0 }]);
   assert.deepEqual(config.peers[0].allowedIps.map((c) => c.text), ["10.77.1.0/24"]);
   assert.equal(config.peers[0].endpoints.length, 1);
+});
+
+Deno.test("parseConfig: Bind flags", () => {
+  const binds = (...lines: string[]) => {
+    const { config, warnings } = parseConfig(cfg(...lines), FILE);
+    assert.deepEqual(warnings, [], lines.join(" / "));
+    return config.binds;
+  };
+  const bind = (address: string, backup = false, priority = 0): BindSpec => ({
+    address,
+    backup,
+    priority,
+  });
+  assert.deepEqual(binds("Bind = 192.0.2.10"), [bind("192.0.2.10")]);
+  assert.deepEqual(
+    binds("Bind = 192.0.2.10, 198.51.100.7 backup, 203.0.113.5 priority=2"),
+    [bind("192.0.2.10"), bind("198.51.100.7", true), bind("203.0.113.5", false, 2)],
+  );
+  assert.deepEqual(
+    binds("Bind = 192.0.2.10 priority=0, 198.51.100.7\tPriority = 255   BACKUP # comment"),
+    [bind("192.0.2.10"), bind("198.51.100.7", true, 255)],
+  );
+  assert.deepEqual(
+    binds("Bind = 2001:DB8::10 backup", "Bind = ::ffff:192.0.2.1 priority=7"),
+    [bind("2001:db8::10", true), bind("::ffff:192.0.2.1", false, 7)],
+  );
+  // The all-backup check is on the whole section, so a regular Bind may come last.
+  assert.deepEqual(
+    binds("Bind = 192.0.2.10 backup", "MTU = 1400", "Bind = 198.51.100.7"),
+    [bind("192.0.2.10", true), bind("198.51.100.7")],
+  );
+  assert.deepEqual(binds("MTU = 1400"), []);
+});
+
+Deno.test("parseConfig: an exact repeat of a Bind with flags is a warning", () => {
+  const text = cfg(
+    "Bind = 192.0.2.10 backup priority=3, 198.51.100.7",
+    "Bind = 192.0.2.10 priority=3 backup",
+  );
+  const { config, warnings } = parseConfig(text, FILE);
+  assert.deepEqual(warnings, ["wg0.conf:5: Bind: 192.0.2.10 is listed twice; ignoring the repeat"]);
+  assert.deepEqual(config.binds.map((b) => b.address), ["192.0.2.10", "198.51.100.7"]);
+  const again = parseConfig(cfg("Bind = 192.0.2.10 priority=0, 192.0.2.10"), FILE);
+  assert.equal(again.warnings.length, 1);
+});
+
+Deno.test("parseConfig: Mode and Redundancy", () => {
+  const peer = (...lines: string[]) => {
+    const { config, warnings } = parseConfig(cfg(...PEER_A, ...lines), FILE);
+    assert.deepEqual(warnings, [], lines.join(" / "));
+    return config.peers[0];
+  };
+  assert.equal(peer().mode, "duplicate");
+  assert.equal(peer().redundancy, 0);
+  for (const mode of MODES) {
+    assert.equal(peer(`Mode = ${mode}`).mode, mode);
+    assert.equal(peer(`mode = ${mode.toUpperCase()}`).mode, mode);
+  }
+  assert.equal(peer("Mode = Failover").mode, "failover");
+  assert.equal(peer("Redundancy = 0").redundancy, 0);
+  assert.equal(peer("Redundancy = 16").redundancy, 16);
+  assert.equal(peer("Redundancy = 2", "Mode = duplicate").redundancy, 2);
+  const adaptive = peer("Redundancy = 3", "Mode = adaptive");
+  assert.deepEqual([adaptive.mode, adaptive.redundancy], ["adaptive", 3]);
+  const failover = peer("Mode = failover");
+  assert.deepEqual([failover.mode, failover.redundancy], ["failover", 0]);
+});
+
+Deno.test("parseConfig: Mode and Redundancy are per peer", () => {
+  const text = cfg(
+    ...PEER_A,
+    "Mode = aggregate",
+    "[Peer]",
+    `PublicKey = ${PUB_B}`,
+    "Redundancy = 1",
+  );
+  const [a, b] = parseConfig(text, FILE).config.peers;
+  assert.deepEqual([a.mode, a.redundancy], ["aggregate", 0]);
+  assert.deepEqual([b.mode, b.redundancy], ["duplicate", 1]);
 });
 
 Deno.test("parseConfig: an Address is a host address and never warns about host bits", () => {

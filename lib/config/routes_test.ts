@@ -10,6 +10,8 @@ function peer(allowedIps: string[]): PeerConfig {
     endpoints: [],
     allowedIps: allowedIps.map(parseCidr),
     persistentKeepaliveSeconds: 0,
+    mode: "duplicate",
+    redundancy: 0,
     line: 1,
   };
 }

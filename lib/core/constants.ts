@@ -43,8 +43,10 @@ export const MAX_MTU = 65535 - PATH_OVERHEAD_BYTES;
 export const FRAME_PROBE = 1;
 /** Plaintext type byte of a probe acknowledgement. */
 export const FRAME_PROBE_ACK = 2;
-/** Size of a probe or probe-ack frame: type(1) reserved(3) probe id(4). */
+/** Size of a probe frame: type(1) reserved(3) probe id(4). */
 export const PROBE_FRAME_BYTES = 8;
+/** Size of a probe ack: type(1) reserved(3) probe id(4) arrivals(4) arrival bytes(4). */
+export const PROBE_ACK_FRAME_BYTES = 16;
 
 // ---- Session and handshake timers (WireGuard whitepaper §6.1, adapted) ----
 
@@ -89,15 +91,46 @@ export const REPLAY_WINDOW_PACKETS = (REPLAY_WINDOW_WORDS - 1) * REPLAY_WORD_BIT
 
 // ---- Paths ----
 
-/** Probe interval on every path while the tunnel carries traffic. */
-export const PATH_PROBE_INTERVAL_MS = 1_000;
+/** Probe interval on every path in use while the tunnel carries traffic. */
+export const PATH_PROBE_INTERVAL_BUSY_MS = 100;
+/** Probe interval on standby paths (failover spares, unused backups) and paths that are down. */
+export const PATH_PROBE_INTERVAL_STANDBY_MS = 1_000;
 /** Traffic within this long counts as "the tunnel is busy" (probes run). */
 export const TRAFFIC_ACTIVE_WINDOW_MS = 10_000;
-/** An active path that was probed but heard nothing for this long is declared down. */
-export const PATH_DOWN_AFTER_MS = 3_000;
+/**
+ * A probed path silent for max(this, 2 x its probe interval + srtt + 4 x rttvar) is down:
+ * about 250 ms on a path of a few ms while traffic flows.
+ */
+export const PATH_DOWN_MIN_MS = 250;
 /** A learned (not configured) path silent for this long is forgotten. */
 export const PATH_FORGET_AFTER_MS = 120_000;
 /** Most paths kept per peer. */
 export const MAX_PATHS_PER_PEER = 16;
 /** Before validation, send at most this many times the bytes received on a path (RFC 9000 §8). */
 export const UNVALIDATED_AMPLIFICATION = 3;
+/** A path losing at least this share of packets is degraded (backups take over). */
+export const DEGRADED_LOSS = 0.3;
+/** Adaptive mode stripes bulk traffic only over paths losing less than this share. */
+export const HEALTHY_LOSS = 0.02;
+/** A probe unanswered this long beyond srtt + 4 x rttvar puts its path in doubt. */
+export const PROBE_OVERDUE_SLACK_MS = 10;
+/** Failover switches back to a preferred path only after it stayed active this long. */
+export const FAILOVER_HOLD_MS = 1_000;
+/** Aggregation leaves out paths whose RTT exceeds the best path's by more than this. */
+export const AGGREGATE_MAX_SKEW_MS = 200;
+
+// ---- Reordering (aggregate and adaptive modes) ----
+
+/** Flag in header byte 1: deliver this packet in counter order (it was striped). */
+export const FLAG_SEQUENCED = 0x01;
+/** Longest a striped packet waits for an earlier counter before the gap is skipped. */
+export const REORDER_MAX_WAIT_MS = 100;
+/** Shortest wait for a gap (covers scheduling jitter on equal paths). */
+export const REORDER_MIN_WAIT_MS = 5;
+/** Most packets held per session; beyond, the oldest gap is skipped. */
+export const MAX_REORDER_PACKETS = 1024;
+
+// ---- Adaptive mode ----
+
+/** Packets shorter than this are duplicated in adaptive mode. */
+export const SMALL_PACKET_BYTES = 256;

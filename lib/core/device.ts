@@ -12,6 +12,7 @@ import { AllowedIps } from "./allowed_ips.ts";
 import {
   DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
+  FLAG_SEQUENCED,
   MAX_DATAGRAM_BYTES,
   MSG_DATA,
   MSG_INITIATION,
@@ -25,7 +26,7 @@ import { type Identity, identity, readInitiation, readResponse } from "./handsha
 import { IPV4_DST, IPV6_DST, ipVersion } from "./ip.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { Output } from "./output.ts";
-import type { Endpoint } from "./path.ts";
+import type { Endpoint, LocalEnd } from "./path.ts";
 import { Peer, type PeerOptions, readU32 } from "./peer.ts";
 import type { PeerContext } from "./peer_context.ts";
 import { Replay } from "./replay.ts";
@@ -42,8 +43,8 @@ export interface DevicePeer extends PeerOptions {
 export interface DeviceOptions {
   readonly privateKey: Uint8Array;
   readonly peers: readonly DevicePeer[];
-  /** Address family of each local path end (socket), by index; 0 = dual-stack (both). */
-  readonly locals: readonly (0 | 4 | 6)[];
+  /** Each local path end (socket), by index. */
+  readonly locals: readonly LocalEnd[];
   readonly rng: Rng;
   readonly backend: AeadBackend;
   readonly output: Output;
@@ -60,7 +61,7 @@ interface IndexEntry {
 /** The protocol state of one interface. */
 export class Device implements PeerContext {
   readonly me: Identity;
-  readonly locals: readonly (0 | 4 | 6)[];
+  readonly locals: readonly LocalEnd[];
   readonly backend: AeadBackend;
   readonly output: Output;
   readonly drops: DropCounters = newDropCounters();
@@ -140,8 +141,7 @@ export class Device implements PeerContext {
         if (options.endpoints.length > 0) this.#byKey.get(key)!.initiate(now);
         continue;
       }
-      peer.setEndpoints(options.endpoints);
-      peer.setKeepalive(options.persistentKeepaliveSeconds);
+      peer.reconfigure(options);
       for (const prefix of options.allowedIps) {
         this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
       }
@@ -178,7 +178,7 @@ export class Device implements PeerContext {
   /** Hot path: a data message. Cheap checks first; decryption only for fresh counters. */
   #handleData(buf: Uint8Array, length: number, local: number, from: Endpoint, now: number) {
     if (length < DATA_OVERHEAD_BYTES) return void this.drops.truncated++;
-    if ((buf[1] | buf[2] | buf[3]) !== 0) return void this.drops.unknownType++;
+    if (((buf[1] & ~FLAG_SEQUENCED) | buf[2] | buf[3]) !== 0) return void this.drops.unknownType++;
     const session = this.#indices.get(readU32(buf, 4))?.session;
     if (!session) return void this.drops.unknownIndex++;
     const high = readU32(buf, 12);
@@ -189,7 +189,7 @@ export class Device implements PeerContext {
     if (verdict === Replay.TooOld) return void this.drops.tooOld++;
     const peer = this.#indices.get(session.localIndex)!.peer;
     if (verdict === Replay.Duplicate) {
-      peer.counters.duplicatesDropped++;
+      peer.countCopy(local, from, length);
       return void this.drops.duplicate++;
     }
     peer.handleData(session, buf, length, counter, local, from, now);

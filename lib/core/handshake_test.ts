@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { INITIATION_BYTES, RESPONSE_BYTES } from "./constants.ts";
 import { publicKeyOf } from "./crypto.ts";
+import { nobleAead } from "./aead_noble.ts";
+import { writeDataHeader } from "./peer.ts";
 import {
   createInitiation,
   createResponse,
@@ -47,11 +49,18 @@ Deno.test("handshake: docs/PROTOCOL.md test vector (fixed keys, indices and time
     initiation,
     response,
   })!;
+  // The first data message: "centipede" sent by the initiator to receiver index 0x55667788.
+  const payload = new TextEncoder().encode("centipede");
+  const data = new Uint8Array(16 + payload.length + 16);
+  writeDataHeader(data, 0x55667788, 1);
+  data.set(payload, 16);
+  nobleAead.create(keys.initiatorToResponder).seal(data, 16, payload.length, 1);
   const got = {
     initiation: toHex(initiation),
     response: toHex(response),
     i2r: toHex(keys.initiatorToResponder),
     r2i: toHex(keys.responderToInitiator),
+    data: toHex(data),
   };
   const expected = JSON.parse(
     Deno.readTextFileSync(new URL("./testdata/handshake_vector.json", import.meta.url)),

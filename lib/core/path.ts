@@ -1,24 +1,34 @@
 /**
- * One path: a (local socket, remote address) pair, its state and its counters.
+ * One path: a (local path end, remote address) pair, its state, estimators and counters.
  *
  * ```
  *   new remote address (authenticated, fresh)         probe ack on this path
  *   configured endpoint  ──► Validating ─────────────────────────────────► Active
  *                               ▲                                          │
- *                               │ fresh authenticated packet    silent for │
- *                               └─────────────────── Down ◄────────────────┘
- *                                                          PATH_DOWN_AFTER_MS
- *   (a validating path whose probes go unanswered for PATH_DOWN_AFTER_MS is Down as well)
+ *                               │ fresh authenticated packet    probed but │
+ *                               └─────────────────── Down ◄────────── silent
+ *   (a validating path whose probes go unanswered as long is Down as well)
  * ```
  * A path is Active only after a probe we sent on it was acknowledged on it: return routability,
  * so a spoofed source address never becomes a path that receives our traffic.
  * @module
  */
+import { PATH_DOWN_MIN_MS, PROBE_OVERDUE_SLACK_MS } from "./constants.ts";
 
 /** A UDP address: an IP literal and a port. */
 export interface Endpoint {
   readonly hostname: string;
   readonly port: number;
+}
+
+/** What the device knows about one local path end. */
+export interface LocalEnd {
+  /** 4 or 6, or 0 for a dual-stack socket. */
+  readonly family: 0 | 4 | 6;
+  /** A metered uplink: used only when no regular path is usable. */
+  readonly backup: boolean;
+  /** Failover preference: lower first. */
+  readonly priority: number;
 }
 
 /** Path states. */
@@ -29,41 +39,63 @@ export function pathKey(local: number, remote: Endpoint): string {
   return `${local}|${remote.hostname}|${remote.port}`;
 }
 
-/** State and counters of one path. */
+/** State, estimators and counters of one path. */
 export class Path {
   readonly local: number;
   readonly remote: Endpoint;
   readonly key: string;
   /** From the config file (kept even when silent) rather than learned from traffic. */
   readonly configured: boolean;
+  readonly backup: boolean;
+  readonly priority: number;
   state: PathState = "validating";
   /** Monotonic ms of the last state change. */
   stateSince = 0;
   /** Monotonic ms of the last authenticated packet received on this path. */
   lastReceiveAt = Number.NEGATIVE_INFINITY;
   lastSendAt = Number.NEGATIVE_INFINITY;
-  /** Outstanding probe id (0 = none) and when it was sent. */
+  /** Outstanding probe id (0 = none), when it was sent and our send count including it. */
   probeId = 0;
   probeSentAt = 0;
+  probeSentCount = 0;
+  /** When we first probed after last hearing from the path (silence is measured from here). */
+  probingSince = 0;
   nextProbeAt = 0;
   /** Smoothed RTT and its variance in ms (RFC 6298); 0 until the first sample. */
   srttMs = 0;
   rttvarMs = 0;
+  /** Smoothed share of packets lost on the way out (from probe acks). */
+  lossRate = 0;
+  /** Smoothed bytes per ms the peer received on this path (from probe acks). */
+  deliveryRate = 0;
   packetsSent = 0;
   bytesSent = 0;
+  /** Fresh authenticated packets received. */
   packetsReceived = 0;
   bytesReceived = 0;
+  /** Every data datagram that arrived, fresh or a copy (what we report in acks). */
+  arrivals = 0;
+  arrivalBytes = 0;
   /** Data packets this path delivered before any other path. */
   firstArrivals = 0;
+  /** Copies that arrived after another path had delivered them (wasted duplicates). */
+  duplicates = 0;
   /** Authenticated bytes received while validating: bounds what we may send (anti-amplification). */
   unvalidatedReceived = 0;
   unvalidatedSent = 0;
+  /** Ack bookkeeping: our send count at the last ack, and the peer's arrival counters then. */
+  ackedSent = 0;
+  ackedArrivals = -1;
+  ackedArrivalBytes = 0;
+  ackedAt = 0;
 
-  constructor(local: number, remote: Endpoint, configured: boolean) {
+  constructor(local: number, remote: Endpoint, configured: boolean, end?: LocalEnd) {
     this.local = local;
     this.remote = remote;
     this.key = pathKey(local, remote);
     this.configured = configured;
+    this.backup = end?.backup ?? false;
+    this.priority = end?.priority ?? 0;
   }
 
   /** Moves to `state` at `now`. */
@@ -72,13 +104,50 @@ export class Path {
     this.stateSince = now;
   }
 
+  /** How long a probed path may stay silent before it is down. */
+  silenceLimit(probeIntervalMs: number): number {
+    return Math.max(PATH_DOWN_MIN_MS, 2 * probeIntervalMs + this.srttMs + 4 * this.rttvarMs);
+  }
+
+  /** Records a probe sent at `now`. */
+  probed(id: number, now: number): void {
+    if (this.probeId !== 0) this.probeLost();
+    if (this.probingSince <= this.heardSince()) this.probingSince = now;
+    this.probeId = id;
+    this.probeSentAt = now;
+    this.probeSentCount = this.packetsSent + 1;
+  }
+
+  /** The last time the path proved alive (or started validating). */
+  heardSince(): number {
+    return Math.max(this.lastReceiveAt, this.stateSince);
+  }
+
   /**
-   * True when the path was probed and stayed silent for `silenceMs`: an active path that stopped
-   * answering, or a validating one whose probes were never acknowledged.
+   * True when the path was probed and stayed silent past its limit (an active path that stopped
+   * answering, or a validating one whose probes were never acknowledged), and our probes had
+   * time to be answered: at least one interval plus an RTT since we started asking.
    */
-  isSilent(now: number, silenceMs: number): boolean {
-    const since = this.state === "active" ? this.lastReceiveAt : this.stateSince;
-    return this.state !== "down" && this.probeSentAt > since && now - since >= silenceMs;
+  isSilent(now: number, probeIntervalMs: number): boolean {
+    const heard = this.heardSince();
+    if (this.state === "down" || this.probingSince <= heard) return false;
+    const answerTime = probeIntervalMs + this.srttMs + 4 * this.rttvarMs;
+    return now - heard >= this.silenceLimit(probeIntervalMs) &&
+      now - this.probingSince >= answerTime;
+  }
+
+  /** When `isSilent` may next turn true (+Infinity when no probe is outstanding). */
+  silentAt(probeIntervalMs: number): number {
+    const heard = this.heardSince();
+    if (this.state === "down" || this.probingSince <= heard) return Number.POSITIVE_INFINITY;
+    const answerTime = probeIntervalMs + this.srttMs + 4 * this.rttvarMs;
+    return Math.max(heard + this.silenceLimit(probeIntervalMs), this.probingSince + answerTime);
+  }
+
+  /** True when the outstanding probe is overdue: the path may be failing. */
+  inDoubt(now: number): boolean {
+    if (this.probeId === 0 || this.srttMs === 0) return false;
+    return now - this.probeSentAt > this.srttMs + 4 * this.rttvarMs + PROBE_OVERDUE_SLACK_MS;
   }
 
   /** Adds one RTT sample. */
@@ -90,6 +159,39 @@ export class Path {
     }
     this.rttvarMs = 0.75 * this.rttvarMs + 0.25 * Math.abs(this.srttMs - rttMs);
     this.srttMs = 0.875 * this.srttMs + 0.125 * rttMs;
+  }
+
+  /** A probe went unanswered (a newer one replaces it). */
+  probeLost(): void {
+    this.lossRate = 0.9 * this.lossRate + 0.1;
+  }
+
+  /**
+   * The ack of our outstanding probe reported the peer's arrival counters on this path when the
+   * probe arrived. Everything we sent before the probe had arrived or was lost by then, so the
+   * counts since the previous acked probe give the loss and the delivery rate exactly.
+   */
+  sampleAck(arrivals: number, arrivalBytes: number): void {
+    if (this.ackedArrivals >= 0) {
+      const got = (arrivals - this.ackedArrivals) >>> 0;
+      const sent = this.probeSentCount - this.ackedSent;
+      if (sent >= 8) {
+        const lost = Math.min(1, Math.max(0, 1 - got / sent));
+        this.lossRate = 0.7 * this.lossRate + 0.3 * lost;
+      } else {
+        this.lossRate *= 0.9;
+      }
+      const elapsed = this.probeSentAt - this.ackedAt;
+      if (elapsed > 0) {
+        const rate = ((arrivalBytes - this.ackedArrivalBytes) >>> 0) / elapsed;
+        this.deliveryRate = this.deliveryRate === 0 ? rate : 0.75 * this.deliveryRate + 0.25 * rate;
+      }
+    }
+    this.ackedSent = this.probeSentCount;
+    this.ackedArrivals = arrivals;
+    this.ackedArrivalBytes = arrivalBytes;
+    this.ackedAt = this.probeSentAt;
+    this.probeId = 0;
   }
 
   /** True when `bytes` more may be sent before the path is validated. */

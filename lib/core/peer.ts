@@ -5,15 +5,20 @@
  * Moving parts:
  * - handshake: an initiation is retransmitted (1 s doubling to 5 s, with jitter) until answered or
  *   HANDSHAKE_ATTEMPT_TIME_MS passes; a new one starts when the current session ages out
- *   (REKEY_AFTER_TIME_MS) or when data waits and no session exists.
+ *   (REKEY_AFTER_TIME_MS), when data waits and no session exists, or when every path went down.
  * - sessions: `next` (responder, unconfirmed), `current` (used to send), `previous` (receive only).
- * - paths: probed every PATH_PROBE_INTERVAL_MS while traffic flows, declared down when silent.
+ * - paths (path_table.ts): probed every PATH_PROBE_INTERVAL_BUSY_MS while traffic flows (standby
+ *   paths every PATH_PROBE_INTERVAL_STANDBY_MS), declared down when probed and silent.
+ * - scheduling (scheduler.ts): which paths carry each packet, by the peer's mode.
  * - staged packets: held (bounded) while a handshake completes.
  * @module
  */
+import type { Mode } from "../config/config.ts";
+import { isLatencyCritical } from "./classify.ts";
 import {
   DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
+  FLAG_SEQUENCED,
   FRAME_PROBE,
   FRAME_PROBE_ACK,
   HANDSHAKE_ATTEMPT_TIME_MS,
@@ -22,18 +27,18 @@ import {
   HANDSHAKE_RETRY_JITTER_MS,
   HANDSHAKE_RETRY_MAX_MS,
   INITIATION_BYTES,
-  MAX_PATHS_PER_PEER,
   MAX_STAGED_PACKETS,
   MSG_DATA,
-  PATH_DOWN_AFTER_MS,
-  PATH_FORGET_AFTER_MS,
-  PATH_PROBE_INTERVAL_MS,
+  PATH_PROBE_INTERVAL_BUSY_MS,
+  PATH_PROBE_INTERVAL_STANDBY_MS,
+  PROBE_ACK_FRAME_BYTES,
   PROBE_FRAME_BYTES,
   REJECT_AFTER_MESSAGES,
   REJECT_AFTER_TIME_MS,
   REKEY_AFTER_MESSAGES,
   REKEY_AFTER_TIME_MS,
   REKEY_AFTER_TIME_RESPONDER_MS,
+  REORDER_MIN_WAIT_MS,
   TAG_BYTES,
   TRAFFIC_ACTIVE_WINDOW_MS,
   UNVALIDATED_AMPLIFICATION,
@@ -49,8 +54,10 @@ import {
   verifyResponse,
 } from "./handshake.ts";
 import { ipDeclaredLength, IPV4_SRC, IPV6_SRC, ipVersion } from "./ip.ts";
-import { type Endpoint, Path, pathKey } from "./path.ts";
+import type { Endpoint, Path } from "./path.ts";
+import { describePath, PathTable } from "./path_table.ts";
 import type { PeerContext } from "./peer_context.ts";
+import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
 
 /** What a peer is configured with. */
@@ -61,6 +68,10 @@ export interface PeerOptions {
   /** Resolved remote path ends from `Endpoint`. */
   readonly endpoints: readonly Endpoint[];
   readonly persistentKeepaliveSeconds: number;
+  /** Scheduling mode; default duplicate. */
+  readonly mode?: Mode;
+  /** Duplicate mode: send on this many best paths only; 0 = all. */
+  readonly redundancy?: number;
 }
 
 /** An initiation we sent and wait to be answered. */
@@ -86,6 +97,7 @@ export class Peer {
   readonly publicKey: Uint8Array;
   readonly name: string;
   readonly macKey: Uint8Array;
+  readonly scheduler: Scheduler;
   readonly counters: PeerCounters = {
     handshakesCompleted: 0,
     lastHandshakeAt: Number.NEGATIVE_INFINITY,
@@ -93,9 +105,10 @@ export class Peer {
     packetsReceived: 0,
     duplicatesDropped: 0,
   };
-  #keepaliveMs: number;
   readonly #ctx: PeerContext;
-  readonly #paths = new Map<string, Path>();
+  readonly #table: PathTable;
+  readonly #deliver: (packet: Uint8Array) => void;
+  #keepaliveMs: number;
   #current?: Session;
   #previous?: Session;
   #next?: Session;
@@ -115,12 +128,20 @@ export class Peer {
     this.name = options.name;
     this.macKey = mac1Key(options.publicKey);
     this.#keepaliveMs = options.persistentKeepaliveSeconds * 1000;
-    this.setEndpoints(options.endpoints);
+    this.scheduler = new Scheduler(options.mode, options.redundancy);
+    this.scheduler.onSwitch = (from, to) =>
+      this.#log(
+        `failover ${from ? describePath(from) : "(none)"} -> ${describePath(to)}`,
+      );
+    this.#table = new PathTable(ctx.locals, (message) => this.#log(message));
+    this.#table.onRemove = (path) => this.scheduler.forget(path);
+    this.#table.setEndpoints(options.endpoints);
+    this.#deliver = (packet) => this.#ctx.output.deliver(packet);
   }
 
   /** All paths, for status output. */
   get paths(): readonly Path[] {
-    return [...this.#paths.values()];
+    return this.#table.list;
   }
 
   /** The session used to send, if any. */
@@ -128,34 +149,23 @@ export class Peer {
     return this.#current;
   }
 
-  /** Replaces the configured remote ends. Paths that stay keep their state; learned ones stay. */
-  setEndpoints(endpoints: readonly Endpoint[]): void {
-    const wanted = new Map<string, Path>();
-    for (let local = 0; local < this.#ctx.locals.length; local++) {
-      for (const remote of endpoints) {
-        const family = this.#ctx.locals[local];
-        if (family !== 0 && family !== familyOf(remote.hostname)) continue;
-        const key = pathKey(local, remote);
-        const existing = this.#paths.get(key);
-        wanted.set(key, existing?.configured ? existing : new Path(local, remote, true));
-      }
-    }
-    for (const path of this.#paths.values()) {
-      if (path.configured && !wanted.has(path.key)) this.#paths.delete(path.key);
-    }
-    for (const [key, path] of wanted) this.#paths.set(key, path);
+  /** Applies a reloaded configuration; sessions and paths that stay are kept. */
+  reconfigure(options: PeerOptions): void {
+    this.#table.setEndpoints(options.endpoints);
+    this.#keepaliveMs = options.persistentKeepaliveSeconds * 1000;
+    this.scheduler.mode = options.mode ?? "duplicate";
+    this.scheduler.redundancy = options.redundancy ?? 0;
   }
 
-  /** Sets the persistent keepalive interval. */
-  setKeepalive(seconds: number): void {
-    this.#keepaliveMs = seconds * 1000;
+  #log(message: string): void {
+    this.#ctx.logger.info(`peer ${this.name}: ${message}`);
   }
 
   // ---- Outbound ----
 
   /**
    * Seals the IP packet at `buf[DATA_HEADER_BYTES, +length)` (with TAG_BYTES of room after it)
-   * and sends it on every usable path, or stages it while a handshake completes.
+   * and sends it on the paths the scheduler picks, or stages it while a handshake completes.
    */
   sendPacket(buf: Uint8Array, length: number, now: number): void {
     this.#touch(now);
@@ -200,25 +210,22 @@ export class Peer {
     this.#staged.push(packet);
   }
 
-  /** Writes the header, seals, and transmits on the chosen paths. */
+  /** Picks the paths, writes the header, seals once, and transmits the same bytes on each. */
   #sealAndSend(session: Session, buf: Uint8Array, length: number, now: number): void {
+    const scheduler = this.scheduler;
+    const critical = scheduler.mode === "adaptive" && length > 0 &&
+      isLatencyCritical(buf, DATA_HEADER_BYTES, length);
+    scheduler.sequenced = false;
+    const count = length === 0 ? 0 : scheduler.select(this.#table.list, critical, now);
     const counter = session.sendCounter++;
-    writeDataHeader(buf, session.remoteIndex, counter);
+    writeDataHeader(buf, session.remoteIndex, counter, scheduler.sequenced ? FLAG_SEQUENCED : 0);
     session.sender.seal(buf, DATA_HEADER_BYTES, length, counter);
     const bytes = buf.subarray(0, length + DATA_OVERHEAD_BYTES);
-    let sent = 0;
-    for (const path of this.#paths.values()) {
-      if (path.state !== "active") continue;
-      this.#transmit(path, bytes, now);
-      sent++;
-    }
-    if (sent > 0) return;
-    // No validated path: fall back to every path we may send to (bounded when unvalidated).
-    for (const path of this.#paths.values()) {
-      if (path.state === "active" || !path.maySend(bytes.length, UNVALIDATED_AMPLIFICATION)) {
-        continue;
-      }
-      this.#transmit(path, bytes, now);
+    for (let i = 0; i < count; i++) this.#transmit(scheduler.chosen[i], bytes, now);
+    if (count > 0) return;
+    // Keepalives, or no usable path: every path we may send to (bounded when unvalidated).
+    for (const path of this.#table.list) {
+      if (path.maySend(bytes.length, UNVALIDATED_AMPLIFICATION)) this.#transmit(path, bytes, now);
     }
   }
 
@@ -230,25 +237,28 @@ export class Peer {
     this.#ctx.output.transmit(path.local, path.remote, bytes);
   }
 
-  /** Seals a control frame (probe, ack, keepalive) and sends it on one path. */
-  #sendFrame(session: Session, path: Path, type: number, id: number, now: number): void {
+  /** Seals a control frame already written at `scratch[DATA_HEADER_BYTES..]` on one path. */
+  #sendFrame(session: Session, path: Path, length: number, now: number): void {
     const buf = this.#ctx.scratch;
-    const length = type === 0 ? 0 : PROBE_FRAME_BYTES;
-    if (length > 0) {
-      buf[DATA_HEADER_BYTES] = type;
-      buf[DATA_HEADER_BYTES + 1] = buf[DATA_HEADER_BYTES + 2] = buf[DATA_HEADER_BYTES + 3] = 0;
-      writeU32(buf, DATA_HEADER_BYTES + 4, id);
-    }
     const counter = session.sendCounter++;
-    writeDataHeader(buf, session.remoteIndex, counter);
+    writeDataHeader(buf, session.remoteIndex, counter, 0);
     session.sender.seal(buf, DATA_HEADER_BYTES, length, counter);
     this.#transmit(path, buf.subarray(0, DATA_HEADER_BYTES + length + TAG_BYTES), now);
   }
 
   #sendProbe(session: Session, path: Path, now: number): void {
-    path.probeId = (this.#ctx.randomU32() | 1) >>> 0;
-    path.probeSentAt = now;
-    this.#sendFrame(session, path, FRAME_PROBE, path.probeId, now);
+    path.probed((this.#ctx.randomU32() | 1) >>> 0, now);
+    const buf = this.#ctx.scratch;
+    writeFrameHead(buf, FRAME_PROBE, path.probeId);
+    this.#sendFrame(session, path, PROBE_FRAME_BYTES, now);
+  }
+
+  #sendProbeAck(session: Session, path: Path, id: number, now: number): void {
+    const buf = this.#ctx.scratch;
+    writeFrameHead(buf, FRAME_PROBE_ACK, id);
+    writeU32(buf, DATA_HEADER_BYTES + 8, path.arrivals >>> 0);
+    writeU32(buf, DATA_HEADER_BYTES + 12, path.arrivalBytes >>> 0);
+    this.#sendFrame(session, path, PROBE_ACK_FRAME_BYTES, now);
   }
 
   // ---- Handshake ----
@@ -262,7 +272,7 @@ export class Peer {
 
   #sendInitiation(now: number): void {
     this.#dropPending();
-    const candidates = [...this.#paths.values()].filter((p) =>
+    const candidates = this.#table.list.filter((p) =>
       p.maySend(INITIATION_BYTES, UNVALIDATED_AMPLIFICATION)
     );
     if (candidates.length === 0) {
@@ -349,7 +359,7 @@ export class Peer {
       now,
     });
     this.#ctx.registerSession(this.#next, this);
-    const path = this.#pathFor(local, from, msg.length, now);
+    const path = this.#table.learn(local, from, msg.length, now);
     if (path) this.#transmit(path, response, now);
     this.#ctx.logger.debug(`peer ${this.name}: answered handshake initiation`);
   }
@@ -390,11 +400,12 @@ export class Peer {
     this.#nextRetryAt = Number.POSITIVE_INFINITY;
     this.#ctx.registerSession(session, this);
     this.#install(session, now);
-    const known = this.#paths.has(pathKey(local, from));
-    const path = this.#pathFor(local, from, msg.length, now);
+    // We sent the initiation to this address: its answer from there proves the path.
+    const known = this.#table.get(local, from) !== undefined;
+    const path = this.#table.learn(local, from, msg.length, now);
     if (path && known) {
       path.sampleRtt(now - pending.sentAt);
-      this.#activate(path, now);
+      this.#table.activate(path, now);
     }
     this.#flushStaged(session, now);
   }
@@ -406,14 +417,13 @@ export class Peer {
     this.#current = session;
     this.counters.handshakesCompleted++;
     this.counters.lastHandshakeAt = now;
-    this.#ctx.logger.info(
-      `peer ${this.name}: handshake complete (${session.isInitiator ? "initiator" : "responder"})`,
-    );
-    for (const path of this.#paths.values()) path.nextProbeAt = now;
+    this.#log(`handshake complete (${session.isInitiator ? "initiator" : "responder"})`);
+    for (const path of this.#table.list) path.nextProbeAt = now;
   }
 
   #retire(session: Session | undefined): void {
     if (!session) return;
+    session.reorder.flush(this.#deliver);
     this.#ctx.unregisterSession(session);
     session.destroy();
   }
@@ -436,6 +446,16 @@ export class Peer {
 
   // ---- Inbound data ----
 
+  /** A copy of an already-delivered packet arrived on `(local, from)`: count it for the path. */
+  countCopy(local: number, from: Endpoint, length: number): void {
+    this.counters.duplicatesDropped++;
+    const path = this.#table.get(local, from);
+    if (!path) return;
+    path.arrivals++;
+    path.arrivalBytes += length;
+    path.duplicates++;
+  }
+
   /**
    * A data message for one of our sessions whose counter is fresh. Opens it in place, updates
    * the replay window and the path, and delivers or handles the payload.
@@ -455,32 +475,45 @@ export class Peer {
     }
     if (!session.replay.accept(counter)) return void drops.duplicate++;
     if (session === this.#next) this.#confirm(session, now);
-    const path = this.#pathFor(local, from, length, now);
+    const path = this.#table.learn(local, from, length, now);
     if (path) {
       path.packetsReceived++;
       path.bytesReceived += length;
+      path.arrivals++;
+      path.arrivalBytes += length;
     }
     const payload = length - DATA_OVERHEAD_BYTES;
-    if (payload === 0) return;
-    const kind = buf[DATA_HEADER_BYTES];
-    if (kind === FRAME_PROBE || kind === FRAME_PROBE_ACK) {
-      return this.#handleFrame(kind, buf, payload, session, path, now);
+    const kind = payload === 0 ? 0 : buf[DATA_HEADER_BYTES];
+    if (payload === 0 || kind === FRAME_PROBE || kind === FRAME_PROBE_ACK) {
+      session.reorder.push(counter, undefined, false, now, this.#deliver);
+      if (payload > 0) this.#handleFrame(kind, buf, payload, session, path, now);
+      return;
     }
-    this.#deliver(buf, payload, path, now);
+    this.#receivePacket(session, buf, payload, counter, path, now);
   }
 
-  #deliver(buf: Uint8Array, payload: number, path: Path | undefined, now: number): void {
+  #receivePacket(
+    session: Session,
+    buf: Uint8Array,
+    payload: number,
+    counter: number,
+    path: Path | undefined,
+    now: number,
+  ): void {
     const at = DATA_HEADER_BYTES;
     const version = ipVersion(buf, at, payload);
-    if (version === 0) return void this.#ctx.drops.badInnerPacket++;
     const src = at + (version === 4 ? IPV4_SRC : IPV6_SRC);
-    if (this.#ctx.allowedIps.lookup(buf, src, version) !== this) {
+    if (version === 0 || this.#ctx.allowedIps.lookup(buf, src, version) !== this) {
+      session.reorder.push(counter, undefined, false, now, this.#deliver);
+      if (version === 0) return void this.#ctx.drops.badInnerPacket++;
       return void this.#ctx.drops.sourceNotAllowed++;
     }
     this.#touch(now);
     this.counters.packetsReceived++;
     if (path) path.firstArrivals++;
-    this.#ctx.output.deliver(buf.subarray(at, at + ipDeclaredLength(buf, at, version)));
+    const packet = buf.subarray(at, at + ipDeclaredLength(buf, at, version));
+    const sequenced = (buf[1] & FLAG_SEQUENCED) !== 0;
+    session.reorder.push(counter, packet, sequenced, now, this.#deliver);
   }
 
   #handleFrame(
@@ -491,16 +524,36 @@ export class Peer {
     path: Path | undefined,
     now: number,
   ): void {
-    if (payload !== PROBE_FRAME_BYTES || !path) return void this.#ctx.drops.badInnerPacket++;
+    if (!path) return;
     const id = readU32(buf, DATA_HEADER_BYTES + 4);
     if (kind === FRAME_PROBE) {
-      const sendOn = this.#current ?? session;
-      return this.#sendFrame(sendOn, path, FRAME_PROBE_ACK, id, now);
+      if (payload !== PROBE_FRAME_BYTES) return void this.#ctx.drops.badInnerPacket++;
+      return this.#sendProbeAck(this.#current ?? session, path, id, now);
     }
+    if (payload !== PROBE_ACK_FRAME_BYTES) return void this.#ctx.drops.badInnerPacket++;
     if (id === 0 || id !== path.probeId) return;
     path.sampleRtt(now - path.probeSentAt);
-    path.probeId = 0;
-    this.#activate(path, now);
+    path.sampleAck(readU32(buf, DATA_HEADER_BYTES + 8), readU32(buf, DATA_HEADER_BYTES + 12));
+    this.#table.activate(path, now);
+    this.#tuneReorder();
+  }
+
+  /** Sets how long striped packets wait for a gap: half the RTT spread plus jitter. */
+  #tuneReorder(): void {
+    let min = Number.POSITIVE_INFINITY;
+    let max = 0;
+    let jitter = 0;
+    for (const p of this.#table.list) {
+      if (p.state !== "active" || p.srttMs === 0) continue;
+      min = Math.min(min, p.srttMs);
+      max = Math.max(max, p.srttMs);
+      jitter = Math.max(jitter, p.rttvarMs);
+    }
+    if (max === 0) return;
+    const wait = (max - min) / 2 + 2 * jitter + REORDER_MIN_WAIT_MS;
+    for (const s of [this.#previous, this.#current, this.#next]) {
+      if (s) s.reorder.waitMs = wait;
+    }
   }
 
   #confirm(session: Session, now: number): void {
@@ -510,61 +563,15 @@ export class Peer {
     this.#flushStaged(session, now);
   }
 
-  /**
-   * The path a packet of `length` bytes arrived on, created (validating) for a new remote end.
-   * Only called for authenticated, fresh input: this is how roaming is learned.
-   */
-  #pathFor(local: number, from: Endpoint, length: number, now: number): Path | undefined {
-    let path = this.#paths.get(pathKey(local, from));
-    if (!path) {
-      if (!this.#makeRoom()) return undefined;
-      path = new Path(local, { hostname: from.hostname, port: from.port }, false);
-      path.setState("validating", now);
-      this.#paths.set(path.key, path);
-      path.nextProbeAt = now;
-      this.#ctx.logger.info(`peer ${this.name}: new path ${describe(path)} (validating)`);
-    } else if (path.state === "down") {
-      this.#revalidate(path, now);
-    }
-    path.lastReceiveAt = now;
-    if (path.state === "validating") path.unvalidatedReceived += length;
-    return path;
-  }
-
-  /** Frees a slot for a new learned path by forgetting the stalest learned one. */
-  #makeRoom(): boolean {
-    if (this.#paths.size < MAX_PATHS_PER_PEER) return true;
-    let victim: Path | undefined;
-    for (const p of this.#paths.values()) {
-      if (p.configured || p.state === "active") continue;
-      if (!victim || p.lastReceiveAt < victim.lastReceiveAt) victim = p;
-    }
-    if (victim) this.#paths.delete(victim.key);
-    return victim !== undefined;
-  }
-
-  #activate(path: Path, now: number): void {
-    if (path.state === "active") return;
-    path.setState("active", now);
-    path.lastReceiveAt = now;
-    this.#ctx.logger.info(
-      `peer ${this.name}: path ${describe(path)} up (rtt ${path.srttMs.toFixed(2)} ms)`,
-    );
-  }
-
-  #revalidate(path: Path, now: number): void {
-    path.setState("validating", now);
-    path.unvalidatedReceived = 0;
-    path.unvalidatedSent = 0;
-    path.nextProbeAt = now;
-  }
-
   // ---- Timers ----
 
   /** Runs every timer that is due at `now`. */
   handleTimeout(now: number): void {
     if (now >= this.#nextRetryAt) this.#retryHandshake(now);
     this.#expireSessions(now);
+    for (const s of [this.#previous, this.#current, this.#next]) {
+      s?.reorder.handleTimeout(now, this.#deliver);
+    }
     this.#tendPaths(now);
   }
 
@@ -575,7 +582,7 @@ export class Peer {
       this.#dropPending();
       this.#ctx.drops.noSession += this.#staged.length;
       this.#staged = [];
-      this.#ctx.logger.info(`peer ${this.name}: handshake did not complete, giving up`);
+      this.#log("handshake did not complete, giving up");
       return;
     }
     this.#sendInitiation(now);
@@ -598,57 +605,45 @@ export class Peer {
     if (!this.#current && !this.#pending && this.#keepaliveMs > 0) this.#ensureHandshake(now);
   }
 
+  /** Probe interval of `path` now: 0 = do not probe. */
+  #probeInterval(path: Path, busy: boolean): number {
+    if (!busy) return path.state === "validating" ? PATH_PROBE_INTERVAL_BUSY_MS : this.#keepaliveMs;
+    if (path.state === "down" || this.scheduler.isStandby(path, this.#table.list)) {
+      return PATH_PROBE_INTERVAL_STANDBY_MS;
+    }
+    return PATH_PROBE_INTERVAL_BUSY_MS;
+  }
+
   #tendPaths(now: number): void {
     const session = this.#sendableSession(now);
     const busy = now - this.#lastTrafficAt < TRAFFIC_ACTIVE_WINDOW_MS;
-    if (session && busy && !this.#pending && this.#allPathsDown()) {
+    if (session && busy && !this.#pending && this.#table.allDown()) {
       // Nothing answers on the session (the peer may have restarted): handshake again.
       this.#ensureHandshake(now);
     }
-    for (const path of this.#paths.values()) {
-      if (path.isSilent(now, PATH_DOWN_AFTER_MS)) this.#markDown(path, now);
-      if (!path.configured && now - path.lastReceiveAt >= PATH_FORGET_AFTER_MS) {
-        this.#paths.delete(path.key);
-        continue;
+    this.#table.forgetSilent(now);
+    for (const path of this.#table.list) {
+      const interval = this.#probeInterval(path, busy);
+      if (path.isSilent(now, interval || PATH_PROBE_INTERVAL_STANDBY_MS)) {
+        this.#table.markDown(path, now);
       }
       if (!session || now < path.nextProbeAt) continue;
-      const interval = busy || path.state === "validating"
-        ? PATH_PROBE_INTERVAL_MS
-        : this.#keepaliveMs;
       if (interval === 0) {
         path.nextProbeAt = Number.POSITIVE_INFINITY;
         continue;
       }
-      if (!path.maySend(DATA_OVERHEAD_BYTES + PROBE_FRAME_BYTES, UNVALIDATED_AMPLIFICATION)) {
-        path.nextProbeAt = now + interval;
-        continue;
-      }
-      this.#sendProbe(session, path, now);
       path.nextProbeAt = now + interval;
+      const probeBytes = DATA_OVERHEAD_BYTES + PROBE_FRAME_BYTES;
+      if (!path.maySend(probeBytes, UNVALIDATED_AMPLIFICATION)) continue;
+      this.#sendProbe(session, path, now);
       this.#maybeRekey(session, now);
     }
-  }
-
-  #allPathsDown(): boolean {
-    let down = 0;
-    for (const path of this.#paths.values()) {
-      if (path.state !== "down") return false;
-      down++;
-    }
-    return down > 0;
-  }
-
-  #markDown(path: Path, now: number): void {
-    const was = path.state;
-    path.setState("down", now);
-    const why = was === "active" ? "silent" : "never validated";
-    this.#ctx.logger.info(`peer ${this.name}: path ${describe(path)} down (${why})`);
   }
 
   /** Records traffic; after an idle spell, paths start probing again at once. */
   #touch(now: number): void {
     if (now - this.#lastTrafficAt >= TRAFFIC_ACTIVE_WINDOW_MS) {
-      for (const path of this.#paths.values()) path.nextProbeAt = Math.min(path.nextProbeAt, now);
+      for (const path of this.#table.list) path.nextProbeAt = Math.min(path.nextProbeAt, now);
     }
     this.#lastTrafficAt = now;
   }
@@ -657,17 +652,13 @@ export class Peer {
   nextDeadline(now: number): number {
     let t = this.#nextRetryAt;
     for (const s of [this.#previous, this.#current, this.#next]) {
-      if (s) t = Math.min(t, s.createdAt + REJECT_AFTER_TIME_MS);
+      if (s) t = Math.min(t, s.createdAt + REJECT_AFTER_TIME_MS, s.reorder.nextDeadline());
     }
-    for (const path of this.#paths.values()) {
+    const busy = now - this.#lastTrafficAt < TRAFFIC_ACTIVE_WINDOW_MS;
+    for (const path of this.#table.list) {
       if (this.#current) t = Math.min(t, path.nextProbeAt);
-      if (path.state === "active" && path.probeSentAt > path.lastReceiveAt) {
-        t = Math.min(t, path.lastReceiveAt + PATH_DOWN_AFTER_MS);
-      }
-      if (path.state === "validating" && path.probeSentAt > path.stateSince) {
-        t = Math.min(t, path.stateSince + PATH_DOWN_AFTER_MS);
-      }
-      if (!path.configured) t = Math.min(t, path.lastReceiveAt + PATH_FORGET_AFTER_MS);
+      const interval = this.#probeInterval(path, busy) || PATH_PROBE_INTERVAL_STANDBY_MS;
+      t = Math.min(t, path.silentAt(interval));
     }
     return Math.max(t, now);
   }
@@ -683,25 +674,27 @@ export class Peer {
   }
 }
 
-/** Address family of an IP literal. */
-export function familyOf(hostname: string): 4 | 6 {
-  return hostname.includes(":") ? 6 : 4;
-}
-
-function describe(path: Path): string {
-  const host = path.remote.hostname.includes(":")
-    ? `[${path.remote.hostname}]`
-    : path.remote.hostname;
-  return `#${path.local}->${host}:${path.remote.port}`;
-}
-
-/** Writes a data header: type, reserved, receiver index and 64-bit counter, little-endian. */
-export function writeDataHeader(buf: Uint8Array, receiverIndex: number, counter: number): void {
+/** Writes a data header: type, flags, reserved, receiver index and 64-bit counter (LE). */
+export function writeDataHeader(
+  buf: Uint8Array,
+  receiverIndex: number,
+  counter: number,
+  flags = 0,
+): void {
   buf[0] = MSG_DATA;
-  buf[1] = buf[2] = buf[3] = 0;
+  buf[1] = flags;
+  buf[2] = buf[3] = 0;
   writeU32(buf, 4, receiverIndex);
   writeU32(buf, 8, counter >>> 0);
   writeU32(buf, 12, Math.floor(counter / 2 ** 32));
+}
+
+/** Writes the first 8 bytes of a control frame: type, 3 zero bytes, id. */
+function writeFrameHead(buf: Uint8Array, type: number, id: number): void {
+  const at = DATA_HEADER_BYTES;
+  buf[at] = type;
+  buf[at + 1] = buf[at + 2] = buf[at + 3] = 0;
+  writeU32(buf, at + 4, id);
 }
 
 /** Writes a little-endian u32 without allocating. */

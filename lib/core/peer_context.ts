@@ -4,14 +4,15 @@ import type { DropCounters } from "./drops.ts";
 import type { Identity } from "./handshake.ts";
 import type { Logger } from "./logger.ts";
 import type { Output } from "./output.ts";
+import type { LocalEnd } from "./path.ts";
 import type { Peer } from "./peer.ts";
 import type { Session } from "./session.ts";
 
 /** What a `Peer` needs from its device: identity, shared tables, randomness and output. */
 export interface PeerContext {
   readonly me: Identity;
-  /** Address family of each local path end, by index; 0 = dual-stack (both). */
-  readonly locals: readonly (0 | 4 | 6)[];
+  /** Each local path end (socket), by index. */
+  readonly locals: readonly LocalEnd[];
   readonly backend: AeadBackend;
   readonly output: Output;
   readonly drops: DropCounters;

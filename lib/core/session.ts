@@ -6,6 +6,7 @@
  */
 import type { Aead, AeadBackend } from "./aead.ts";
 import type { SessionKeys } from "./handshake.ts";
+import { ReorderBuffer } from "./reorder.ts";
 import { ReplayWindow } from "./replay.ts";
 
 /** Keys, indices, counter and replay window of one handshake's session. */
@@ -20,6 +21,8 @@ export class Session {
   readonly sender: Aead;
   readonly receiver: Aead;
   readonly replay: ReplayWindow = new ReplayWindow();
+  /** Restores counter order of striped packets (aggregate and adaptive modes). */
+  readonly reorder: ReorderBuffer = new ReorderBuffer(this.replay);
   /** Next counter to send. */
   sendCounter = 0;
   /** True once the peer proved it holds the keys (always for the initiator). */

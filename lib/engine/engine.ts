@@ -25,6 +25,8 @@ export interface EngineOptions {
   readonly tun: TunDevice;
   /** One per local path end; index = the path's local end. */
   readonly sockets: readonly PathSocket[];
+  /** Flags of each local path end (`Bind ... backup priority=N`); default regular, 0. */
+  readonly ends?: readonly { backup: boolean; priority: number }[];
   readonly backend: AeadBackend;
   readonly logger: Logger;
   /** Called once when a loop fails for good (e.g. the TUN device was deleted under us). */
@@ -49,7 +51,11 @@ export class Engine {
     this.device = new Device({
       privateKey: options.privateKey,
       peers: options.peers,
-      locals: options.sockets.map((s) => (s.families.length === 1 ? s.families[0] : 0)),
+      locals: options.sockets.map((s, i) => ({
+        family: s.families.length === 1 ? s.families[0] : 0,
+        backup: options.ends?.[i]?.backup ?? false,
+        priority: options.ends?.[i]?.priority ?? 0,
+      })),
       rng: { fill: (bytes) => void crypto.getRandomValues(bytes) },
       backend: options.backend,
       logger: options.logger,

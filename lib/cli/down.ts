@@ -1,0 +1,97 @@
+/**
+ * Commands that act on a running interface through its control socket:
+ * `centipede down NAME|PATH/NAME.conf` and `centipede reload NAME|PATH/NAME.conf`.
+ * @module
+ */
+import { interfaceNameFromPath } from "../config/interface_name.ts";
+import { request } from "../control/client.ts";
+import { CONTROL_DIR, isInterfaceName, socketPath } from "../control/paths.ts";
+
+/** Options of `down` and `reload`. */
+export interface ControlCommandOptions {
+  /** Control socket directory; default /run/centipede. */
+  readonly dir?: string;
+  /** How long `down` waits for the socket to disappear; default 5000 ms. */
+  readonly timeoutMs?: number;
+  /** Standard output and error (tests); default the process's. */
+  readonly out?: (line: string) => void;
+  readonly err?: (line: string) => void;
+}
+
+/** How long `down` waits for the interface to be gone. */
+export const DOWN_TIMEOUT_MS = 5_000;
+
+/**
+ * The interface a command names: `wg0`, or `wg0` for a config path like `/etc/centipede/wg0.conf`.
+ * Throws on anything else.
+ */
+export function targetInterface(target: string): string {
+  if (target.includes("/") || target.endsWith(".conf")) return interfaceNameFromPath(target);
+  if (!isInterfaceName(target)) {
+    throw new Error(
+      `"${target}" is neither an interface name (1-15 of a-z A-Z 0-9 _ = + . -) nor a NAME.conf path`,
+    );
+  }
+  return target;
+}
+
+/**
+ * Asks the interface to shut down, then waits until its control socket is gone (the `up`
+ * process removes it last, after the TUN device and the hooks). 0 when down, 1 on error.
+ */
+export async function down(target: string, options: ControlCommandOptions = {}): Promise<number> {
+  const err = options.err ?? console.error;
+  const dir = options.dir ?? CONTROL_DIR;
+  const timeoutMs = options.timeoutMs ?? DOWN_TIMEOUT_MS;
+  try {
+    const name = targetInterface(target);
+    const response = await request(name, "POST", "/shutdown", dir);
+    if (response.status !== 200) {
+      err(`interface ${name}: shutdown refused: ${response.status} ${response.body.trim()}`);
+      return 1;
+    }
+    const path = socketPath(name, dir);
+    const deadline = performance.now() + timeoutMs;
+    while (await exists(path)) {
+      if (performance.now() >= deadline) {
+        err(`interface ${name} did not stop within ${timeoutMs / 1000} s`);
+        return 1;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return 0;
+  } catch (error) {
+    err((error as Error).message);
+    return 1;
+  }
+}
+
+/** Asks the interface to re-read its config file; prints the outcome. 0 when applied, else 1. */
+export async function reload(target: string, options: ControlCommandOptions = {}): Promise<number> {
+  const out = options.out ?? console.log;
+  const err = options.err ?? console.error;
+  try {
+    const name = targetInterface(target);
+    const response = await request(name, "POST", "/reload", options.dir ?? CONTROL_DIR);
+    const body = response.body.trim();
+    if (response.status === 200) {
+      if (body) out(body);
+      return 0;
+    }
+    err(`interface ${name}: reload failed: ${body || `status ${response.status}`}`);
+    return 1;
+  } catch (error) {
+    err((error as Error).message);
+    return 1;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
