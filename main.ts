@@ -4,7 +4,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { down, reload } from "./lib/cli/down.ts";
 import { genkey, pubkey, stdoutExposureWarning } from "./lib/cli/keys.ts";
+import { show } from "./lib/cli/show.ts";
 import { up } from "./lib/cli/up.ts";
 import { COMMAND_USAGE, MAIN_USAGE, VERSION } from "./lib/cli/usage.ts";
 
@@ -27,7 +29,20 @@ async function main(args: string[]): Promise<number> {
     console.log(COMMAND_USAGE[command]);
     return 0;
   }
-  return await run(command, positionals, values.debug === true);
+  if ((values.json || values.watch) && command !== "show") {
+    throw new UsageError(`--json and --watch are options of show, not of ${command}`);
+  }
+  if ((values.debug || values.udp !== undefined) && command !== "up") {
+    throw new UsageError(`--debug and --udp are options of up, not of ${command}`);
+  }
+  const udp = values.udp ?? "ffi";
+  if (udp !== "ffi" && udp !== "deno") throw new UsageError(`--udp takes ffi or deno`);
+  return await run(command, positionals, {
+    debug: values.debug === true,
+    json: values.json === true,
+    watch: values.watch === true,
+    udp,
+  });
 }
 
 function parseCommand(rest: string[]) {
@@ -35,17 +50,40 @@ function parseCommand(rest: string[]) {
     return parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { help: { type: "boolean", short: "h" }, debug: { type: "boolean" } },
+      options: {
+        help: { type: "boolean", short: "h" },
+        debug: { type: "boolean" },
+        json: { type: "boolean" },
+        watch: { type: "boolean" },
+        udp: { type: "string" },
+      },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
 }
 
-async function run(command: string, positionals: string[], debug: boolean): Promise<number> {
-  const expect = command === "up" ? 1 : 0;
-  if (positionals.length !== expect) {
-    throw new UsageError(`${command} takes ${expect === 1 ? "one file" : "no arguments"}`);
+/** Positional arguments of each command: [fewest, most]. */
+const ARITY: Record<string, [number, number, string]> = {
+  genkey: [0, 0, "no arguments"],
+  pubkey: [0, 0, "no arguments"],
+  up: [1, 1, "one file"],
+  down: [1, 1, "one interface name or file"],
+  reload: [1, 1, "one interface name or file"],
+  show: [0, 1, "at most one interface name"],
+};
+
+interface RunOptions {
+  readonly debug: boolean;
+  readonly json: boolean;
+  readonly watch: boolean;
+  readonly udp: "ffi" | "deno";
+}
+
+async function run(command: string, positionals: string[], options: RunOptions): Promise<number> {
+  const [fewest, most, what] = ARITY[command];
+  if (positionals.length < fewest || positionals.length > most) {
+    throw new UsageError(`${command} takes ${what}`);
   }
   switch (command) {
     case "genkey": {
@@ -57,9 +95,16 @@ async function run(command: string, positionals: string[], debug: boolean): Prom
     case "pubkey":
       console.log(pubkey(await new Response(Deno.stdin.readable).text()));
       return 0;
+    case "show":
+      return await show({ iface: positionals[0], json: options.json, watch: options.watch });
+    case "down":
+      return await down(positionals[0]);
+    case "reload":
+      return await reload(positionals[0]);
     default:
       return await up(positionals[0], {
-        debug: debug || Deno.env.get("CENTIPEDE_LOG") === "debug",
+        debug: options.debug || Deno.env.get("CENTIPEDE_LOG") === "debug",
+        udp: options.udp,
       });
   }
 }

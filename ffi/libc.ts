@@ -40,6 +40,28 @@ const SYMBOLS = {
   errnoLocation: { name: "__errno_location", parameters: [], result: "pointer" },
   /** char *strerror(int errnum); */
   strerror: { parameters: ["i32"], result: "pointer" },
+  /** int socket(int domain, int type, int protocol); */
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen); */
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen); */
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /**
+   * int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen);
+   */
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  /** int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen); */
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  /**
+   * int recvmmsg(int sockfd, struct mmsghdr *msgvec, unsigned int vlen, int flags,
+   *              struct timespec *timeout); msgvec and timeout as raw addresses.
+   */
+  recvmmsg: { parameters: ["i32", "u64", "u32", "i32", "u64"], result: "i32" },
+  /**
+   * int sendmmsg(int sockfd, struct mmsghdr *msgvec, unsigned int vlen, int flags);
+   * msgvec as a raw address.
+   */
+  sendmmsg: { parameters: ["i32", "u64", "u32", "i32"], result: "i32" },
 } as const;
 
 /** The typed libc functions declared by this module. */

@@ -122,6 +122,11 @@ class LinuxTun implements TunDevice {
     this.#pollFdsAddress = addressOf(this.#pollFds);
   }
 
+  /** The TUN file descriptor (for a poller that watches it with the sockets). */
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
   async waitReadable(timeoutMs: number): Promise<boolean> {
     if (this.#closed) return false;
     // A sync zero-timeout poll costs ~1 µs; parking on the thread pool costs ~30 µs.

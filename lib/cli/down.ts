@@ -5,11 +5,11 @@
  */
 import { interfaceNameFromPath } from "../config/interface_name.ts";
 import { request } from "../control/client.ts";
-import { CONTROL_DIR, isInterfaceName, socketPath } from "../control/paths.ts";
+import { controlDir, isInterfaceName, socketPath } from "../control/paths.ts";
 
 /** Options of `down` and `reload`. */
 export interface ControlCommandOptions {
-  /** Control socket directory; default /run/centipede. */
+  /** Control socket directory; default $CENTIPEDE_CONTROL_DIR or /run/centipede. */
   readonly dir?: string;
   /** How long `down` waits for the socket to disappear; default 5000 ms. */
   readonly timeoutMs?: number;
@@ -41,7 +41,7 @@ export function targetInterface(target: string): string {
  */
 export async function down(target: string, options: ControlCommandOptions = {}): Promise<number> {
   const err = options.err ?? console.error;
-  const dir = options.dir ?? CONTROL_DIR;
+  const dir = options.dir ?? controlDir();
   const timeoutMs = options.timeoutMs ?? DOWN_TIMEOUT_MS;
   try {
     const name = targetInterface(target);
@@ -72,7 +72,7 @@ export async function reload(target: string, options: ControlCommandOptions = {}
   const err = options.err ?? console.error;
   try {
     const name = targetInterface(target);
-    const response = await request(name, "POST", "/reload", options.dir ?? CONTROL_DIR);
+    const response = await request(name, "POST", "/reload", options.dir ?? controlDir());
     const body = response.body.trim();
     if (response.status === 200) {
       if (body) out(body);

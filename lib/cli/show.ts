@@ -5,7 +5,7 @@
  * @module
  */
 import { listInterfaces, request } from "../control/client.ts";
-import { CONTROL_DIR } from "../control/paths.ts";
+import { controlDir } from "../control/paths.ts";
 import type { InterfaceStatus, PathStatus, PeerStatus } from "../control/status.ts";
 
 /** Options of `show`. */
@@ -16,7 +16,7 @@ export interface ShowOptions {
   readonly json: boolean;
   /** Redraw every `intervalMs` until SIGINT (or `signal`). */
   readonly watch: boolean;
-  /** Control socket directory; default /run/centipede. */
+  /** Control socket directory; default $CENTIPEDE_CONTROL_DIR or /run/centipede. */
   readonly dir?: string;
   /** Standard output and error (tests); default the process's. */
   readonly out?: (text: string) => void;
@@ -60,7 +60,7 @@ export async function show(options: ShowOptions): Promise<number> {
 
 /** One frame of output and the error lines of interfaces that could not be read. */
 async function render(options: ShowOptions): Promise<{ text: string; errors: string[] }> {
-  const dir = options.dir ?? CONTROL_DIR;
+  const dir = options.dir ?? controlDir();
   const errors: string[] = [];
   let names: string[];
   if (options.iface !== undefined) {
@@ -95,7 +95,7 @@ async function render(options: ShowOptions): Promise<{ text: string; errors: str
 /** `GET /status` of one interface; throws with a printable message. */
 export async function fetchStatus(
   name: string,
-  dir: string = CONTROL_DIR,
+  dir: string = controlDir(),
 ): Promise<InterfaceStatus> {
   const response = await request(name, "GET", "/status", dir);
   if (response.status !== 200) {

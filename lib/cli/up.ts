@@ -1,29 +1,39 @@
 /**
  * `centipede up FILE`: read and check the config, create the TUN device, open the path sockets,
  * run the engine in the foreground, reload on SIGHUP, and tear everything down on SIGINT/SIGTERM.
+ * The control socket /run/centipede/NAME.sock (docs/CONTROL.md) serves `show`, `down` and
+ * `reload` meanwhile; it is bound first and removed last.
  * @module
  */
-import { encodeKey } from "../config/base64_key.ts";
-import { type Config, ConfigError, type PeerConfig } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import { interfaceNameFromPath } from "../config/interface_name.ts";
-import { parseConfig } from "../config/parse.ts";
 import { routesToAdd } from "../config/routes.ts";
+import type { AeadBackend } from "../core/aead.ts";
 import { nobleAead } from "../core/aead_noble.ts";
-import { isValidPublicKey, publicKeyOf } from "../core/crypto.ts";
-import type { DevicePeer } from "../core/device.ts";
-import type { Logger } from "../core/logger.ts";
-import type { Endpoint } from "../core/path.ts";
+import { serveControl } from "../control/server.ts";
+import { interfaceStatus } from "../control/status.ts";
 import { Engine } from "../engine/engine.ts";
-import type { PathSocket, TunDevice } from "../engine/ports.ts";
+import type { TunDevice } from "../engine/ports.ts";
 import { openOpensslAead } from "../../ffi/openssl_aead.ts";
+import { openPoller } from "../../ffi/poller.ts";
 import { openTun } from "../../ffi/tun_linux.ts";
 import { ipLink, runHook } from "../host/ip_link.ts";
 import { stderrLogger } from "../host/log.ts";
-import { openUdpSocket, openWildcardSockets } from "../host/udp_socket.ts";
+import { type CountedSocket, openPathSockets, type Transport } from "../host/path_sockets.ts";
+import { applyReload, type Running } from "./apply_reload.ts";
+import { devicePeers, loadConfig } from "./load_config.ts";
 
 /** Options of `up`. */
 export interface UpOptions {
   readonly debug: boolean;
+  /** UDP transport: `ffi` (batched, default) or `deno` (portable). */
+  readonly udp: Transport;
+}
+
+/** What `up` set up, to run and to tear down. */
+interface Interface {
+  readonly tun: TunDevice;
+  readonly sockets: CountedSocket[];
 }
 
 /** Runs an interface until SIGINT/SIGTERM; resolves with the exit code. Throws on setup errors. */
@@ -33,31 +43,47 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   const peers = await devicePeers(config, file);
   if (await ipLink.exists(name)) throw new Error(`interface ${name} already exists`);
   const log = stderrLogger(name, options.debug);
-  for (const hook of config.preUp) await runHook(hook, name);
-  const sockets = openSockets(config);
-  let tun: TunDevice | undefined;
+  const stop = new AbortController();
+  let running: Running | undefined = undefined;
+  let sockets: CountedSocket[] = [];
+  const startedAt = performance.now();
+  const backend: AeadBackend = openOpensslAead() ?? nobleAead;
+  // First, so that a second `up` of this interface fails before touching anything.
+  const control = await serveControl({
+    name,
+    status: () => {
+      if (!running) throw new Error(`interface ${name} is still starting`);
+      return interfaceStatus({
+        name,
+        device: running.engine.device,
+        listen: sockets.map((s) => ({ ...s.localAddr, stats: s.stats })),
+        backends: backends(running.engine, options.udp, backend),
+        now: performance.now(),
+        startedAt,
+      });
+    },
+    onShutdown: () => stop.abort(),
+    onReload: () =>
+      running ? applyReload(running) : Promise.reject(new Error(`${name} is still starting`)),
+  });
+  let iface: Interface;
   try {
-    tun = openTun(name);
-    await ipLink.configure(name, {
-      addresses: config.addresses.map((a) => a.text),
-      mtu: config.mtu,
-      routes: routesToAdd(config),
-    });
-    for (const hook of config.postUp) await runHook(hook, name);
+    iface = await setUp(name, config, options.udp);
+    sockets = iface.sockets;
   } catch (error) {
-    tun?.close();
-    for (const socket of sockets) socket.close();
+    await control.close();
     throw error;
   }
-  const backend = openOpensslAead() ?? nobleAead;
   let fatal: Error | undefined;
-  const stop = new AbortController();
   const engine = new Engine({
     privateKey: config.privateKey,
     peers,
-    tun,
-    sockets,
+    tun: iface.tun,
+    sockets: iface.sockets,
     ends: config.binds.length > 0 ? config.binds : undefined,
+    poller: options.udp === "ffi"
+      ? openPoller([iface.tun.fd, ...iface.sockets.map((s) => (s as { fd?: number }).fd ?? -1)])
+      : undefined,
     backend,
     logger: log,
     onFatal: (error) => {
@@ -66,102 +92,55 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     },
   });
   engine.start();
-  log.info(`interface ${name} is up: ${describe(config, sockets, backend.name)}`);
-  await runUntilSignal(stop.signal, () => reload(file, name, config, engine, log));
+  running = { file, name, engine, log, config };
+  const listen = sockets.map((s) => formatAddr(s.localAddr)).join(" ");
+  const on = Object.entries(backends(engine, options.udp, backend)).map(([k, v]) => `${k}=${v}`);
+  log.info(
+    `interface ${name} is up: ${plural(config.peers.length, "peer")}, mtu ${config.mtu}, ` +
+      `listening on ${listen}, backends: ${on.join(" ")}`,
+  );
+  const current = running;
+  await runUntilSignal(stop.signal, () => applyReload(current).then(() => {}, () => {}));
   log.info(fatal ? `stopping: ${fatal.message}` : "shutting down");
-  for (const hook of config.preDown) await runHook(hook, name).catch((e) => log.info(e.message));
-  await engine.close();
-  tun.close();
-  for (const hook of config.postDown) await runHook(hook, name).catch((e) => log.info(e.message));
+  await tearDown(name, current.config, engine, iface, log);
+  await control.close(); // last: `centipede down` returns when the socket is gone
   return fatal ? 1 : 0;
 }
 
-/** Reads, permission-checks and parses a config file; prints warnings to stderr. */
-export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
+/** PreUp, sockets, TUN, addresses/MTU/routes, PostUp; undoes what it did when a step fails. */
+async function setUp(name: string, config: Config, udp: Transport): Promise<Interface> {
+  let tun: TunDevice | undefined;
+  let sockets: CountedSocket[] = [];
   try {
-    text = await Deno.readTextFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new Error(`\`${file}' does not exist`);
-    throw new Error(`cannot read \`${file}': ${(error as Error).message}`);
-  }
-  const mode = (await Deno.stat(file)).mode;
-  if (mode !== null && (mode & 0o077) !== 0) {
-    console.error(`Warning: \`${file}' is readable by group or others (mode ${octal(mode)})`);
-  }
-  const { config, warnings } = parseConfig(text, file);
-  for (const warning of warnings) console.error(`Warning: ${warning}`);
-  return config;
-}
-
-/** The device's view of the configured peers: keys checked, endpoints resolved. */
-export async function devicePeers(config: Config, file: string): Promise<DevicePeer[]> {
-  const own = encodeKey(publicKeyOf(config.privateKey));
-  const result: DevicePeer[] = [];
-  for (const peer of config.peers) {
-    if (peer.publicKeyText === own) {
-      throw new ConfigError(file, peer.line, "PublicKey", "is this interface's own public key");
-    }
-    if (!isValidPublicKey(peer.publicKey)) {
-      throw new ConfigError(file, peer.line, "PublicKey", "not a valid Ed25519 public key");
-    }
-    result.push({
-      publicKey: peer.publicKey,
-      name: peer.publicKeyText.slice(0, 8),
-      endpoints: await resolveEndpoints(peer, file),
-      persistentKeepaliveSeconds: peer.persistentKeepaliveSeconds,
-      mode: peer.mode,
-      redundancy: peer.redundancy,
-      allowedIps: peer.allowedIps.map((c) => ({ bytes: c.bytes, prefixLength: c.prefixLength })),
+    for (const hook of config.preUp) await runHook(hook, name);
+    sockets = openPathSockets(config, udp);
+    tun = openTun(name);
+    await ipLink.configure(name, {
+      addresses: config.addresses.map((a) => a.text),
+      mtu: config.mtu,
+      routes: routesToAdd(config),
     });
-  }
-  return result;
-}
-
-async function resolveEndpoints(peer: PeerConfig, file: string): Promise<Endpoint[]> {
-  const out: Endpoint[] = [];
-  for (const e of peer.endpoints) {
-    if (e.family !== 0) {
-      out.push({ hostname: e.host, port: e.port });
-      continue;
-    }
-    const found = await resolveName(e.host);
-    if (found.length === 0) {
-      throw new ConfigError(file, peer.line, "Endpoint", `cannot resolve ${e.host}`);
-    }
-    for (const hostname of found) out.push({ hostname, port: e.port });
-  }
-  return out;
-}
-
-async function resolveName(host: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const type of ["A", "AAAA"] as const) {
-    try {
-      found.push(...(await Deno.resolveDns(host, type)).slice(0, 1));
-    } catch {
-      // Try the other family.
-    }
-  }
-  return found;
-}
-
-/** One socket per `Bind` address, all on one port; the wildcard address(es) when none. */
-function openSockets(config: Config): PathSocket[] {
-  if (config.binds.length === 0) return openWildcardSockets(config.listenPort);
-  const sockets: PathSocket[] = [];
-  try {
-    let port = config.listenPort;
-    for (const bind of config.binds) {
-      const socket = openUdpSocket(bind.address, port);
-      port = socket.localAddr.port;
-      sockets.push(socket);
-    }
+    for (const hook of config.postUp) await runHook(hook, name);
+    return { tun, sockets };
   } catch (error) {
+    tun?.close();
     for (const socket of sockets) socket.close();
-    throw new Error(`cannot bind: ${(error as Error).message}`);
+    throw error;
   }
-  return sockets;
+}
+
+/** PreDown, stop the engine, remove the interface, PostDown. Hook failures are only logged. */
+async function tearDown(
+  name: string,
+  config: Config,
+  engine: Engine,
+  iface: Interface,
+  log: { info(message: string): void },
+): Promise<void> {
+  for (const hook of config.preDown) await runHook(hook, name).catch((e) => log.info(e.message));
+  await engine.close();
+  iface.tun.close();
+  for (const hook of config.postDown) await runHook(hook, name).catch((e) => log.info(e.message));
 }
 
 /** Waits for SIGINT, SIGTERM or `abort`, calling `onHangup` for each SIGHUP meanwhile. */
@@ -178,60 +157,20 @@ function runUntilSignal(abort: AbortSignal, onHangup: () => Promise<void>): Prom
     Deno.addSignalListener("SIGTERM", stop);
     Deno.addSignalListener("SIGHUP", hangup);
     abort.addEventListener("abort", stop, { once: true });
+    if (abort.aborted) stop(); // `centipede down` while starting
   });
 }
 
-/**
- * SIGHUP: re-read the file and apply its peers in one step. A file that fails to parse changes
- * nothing. Interface keys (PrivateKey, ListenPort, Bind, Address, MTU) need a restart.
- */
-async function reload(
-  file: string,
-  name: string,
-  running: Config,
-  engine: Engine,
-  log: Logger,
-): Promise<void> {
-  try {
-    const next = await loadConfig(file);
-    const peers = await devicePeers(next, file);
-    const restart = interfaceChanges(running, next);
-    engine.device.setPeers(peers, performance.now());
-    const routes = routesToAdd(next).filter((r) => !routesToAdd(running).includes(r));
-    if (routes.length > 0) {
-      await ipLink.configure(name, { addresses: [], mtu: running.mtu, routes });
-    }
-    log.info(`reloaded ${file}: ${peers.length} peer(s)`);
-    if (restart.length > 0) log.info(`not applied until restart: ${restart.join(", ")}`);
-  } catch (error) {
-    log.info(`reload failed, nothing changed: ${(error as Error).message}`);
-  }
+/** The backends in use, as logs and `show` print them. */
+function backends(engine: Engine, udp: Transport, aead: AeadBackend): Record<string, string> {
+  return { tun: "ffi", udp, aead: aead.name, loop: engine.loop };
 }
 
-function interfaceChanges(a: Config, b: Config): string[] {
-  const changed: string[] = [];
-  if (encodeKey(a.privateKey) !== encodeKey(b.privateKey)) changed.push("PrivateKey");
-  if (a.listenPort !== b.listenPort) changed.push("ListenPort");
-  if (JSON.stringify(a.binds) !== JSON.stringify(b.binds)) changed.push("Bind");
-  if (a.addresses.map((x) => x.text).join() !== b.addresses.map((x) => x.text).join()) {
-    changed.push("Address");
-  }
-  if (a.mtu !== b.mtu) changed.push("MTU");
-  return changed;
+function formatAddr(addr: { hostname: string; port: number }): string {
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return `${host}:${addr.port}`;
 }
 
-function describe(config: Config, sockets: readonly PathSocket[], aead: string): string {
-  const listen = sockets.map((s) => {
-    const host = s.localAddr.hostname.includes(":")
-      ? `[${s.localAddr.hostname}]`
-      : s.localAddr.hostname;
-    return `${host}:${s.localAddr.port}`;
-  });
-  const peers = `${config.peers.length} peer${config.peers.length === 1 ? "" : "s"}`;
-  return `${peers}, mtu ${config.mtu}, listening on ${listen.join(" ")}` +
-    `, backends: tun=ffi udp=deno aead=${aead}`;
-}
-
-function octal(mode: number): string {
-  return (mode & 0o777).toString(8).padStart(4, "0");
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

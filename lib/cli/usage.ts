@@ -12,12 +12,16 @@ Commands:
   genkey          print a new private key (base64)
   pubkey          read a private key on stdin, print its public key
   up FILE.conf    bring up the interface named after FILE and run it in the foreground
+  show [NAME]     show running interfaces, their peers and paths (--json, --watch)
+  down NAME       stop a running interface (NAME or FILE.conf)
+  reload NAME     re-read a running interface's config file (NAME or FILE.conf)
 
 Options:
   -h, --help      show help (also: centipede <command> --help)
   -V, --version   show the version
 
-Configuration format: docs/CONFIG.md. Protocol: docs/PROTOCOL.md.`;
+Configuration format: docs/CONFIG.md. Protocol: docs/PROTOCOL.md. Control socket and
+metrics: docs/CONTROL.md.`;
 
 /** Help of each command. */
 export const COMMAND_USAGE: Record<string, string> = {
@@ -27,12 +31,33 @@ Prints a new random private key in base64. Keep it secret: write it with umask 0
   pubkey: `Usage: centipede pubkey < private.key
 
 Reads a base64 private key on stdin and prints the matching public key.`,
-  up: `Usage: centipede up [--debug] PATH/NAME.conf
+  up: `Usage: centipede up [--debug] [--udp=ffi|deno] PATH/NAME.conf
 
 Creates the TUN interface NAME (a valid interface name, 1-15 characters), assigns its
 Address(es), MTU and routes for AllowedIPs, and runs in the foreground until SIGINT or SIGTERM,
 then removes the interface. SIGHUP re-reads the file and applies its peers without dropping
 sessions that stay. Needs root (CAP_NET_ADMIN).
 
-  --debug     log per-handshake detail (same as CENTIPEDE_LOG=debug)`,
+  --debug     log per-handshake detail (same as CENTIPEDE_LOG=debug)
+  --udp=ffi   UDP through libc with recvmmsg/sendmmsg batches (default)
+  --udp=deno  UDP through Deno.listenDatagram (portable, slower)
+
+While it runs, /run/centipede/NAME.sock answers show, down and reload (docs/CONTROL.md).`,
+  show: `Usage: centipede show [--json] [--watch] [NAME]
+
+Shows the running interface NAME, or every running one: public key, listening addresses,
+drop counters, then each peer (latest handshake, transfer, mode) with a table of its paths
+(state, RTT, loss, bytes each way, duplicates, share of packets delivered first).
+
+  --json      print the status as JSON (an array when no NAME is given); see docs/CONTROL.md
+  --watch     redraw every second until Ctrl-C`,
+  down: `Usage: centipede down NAME | PATH/NAME.conf
+
+Stops the running interface NAME as SIGTERM would (PreDown/PostDown hooks run, the interface
+is removed) and waits up to 5 seconds for it to be gone.`,
+  reload: `Usage: centipede reload NAME | PATH/NAME.conf
+
+Makes the running interface NAME re-read its config file, as SIGHUP does: peers are applied in
+one step, sessions of peers that stay are kept. Prints the outcome; exit status 1 when the file
+was rejected (then nothing changed).`,
 };

@@ -3,7 +3,7 @@
  * of running interfaces (the sockets in the control directory).
  * @module
  */
-import { CONTROL_DIR, isInterfaceName, SOCKET_SUFFIX, socketPath } from "./paths.ts";
+import { controlDir, isInterfaceName, SOCKET_SUFFIX, socketPath } from "./paths.ts";
 
 /** A response from the control socket. */
 export interface ControlResponse {
@@ -27,7 +27,7 @@ export async function request(
   name: string,
   method: string,
   path: string,
-  dir: string = CONTROL_DIR,
+  dir: string = controlDir(),
   timeoutMs: number = REQUEST_TIMEOUT_MS,
 ): Promise<ControlResponse> {
   const socket = socketPath(name, dir);
@@ -56,7 +56,7 @@ export async function request(
 }
 
 /** Names of the interfaces that have a control socket in `dir`, sorted; [] when none. */
-export async function listInterfaces(dir: string = CONTROL_DIR): Promise<string[]> {
+export async function listInterfaces(dir: string = controlDir()): Promise<string[]> {
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {

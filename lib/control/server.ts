@@ -12,14 +12,14 @@
  * @module
  */
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
-import { CONTROL_DIR, socketPath } from "./paths.ts";
+import { controlDir, socketPath } from "./paths.ts";
 import type { InterfaceStatus } from "./status.ts";
 
 /** What the control server serves. */
 export interface ControlOptions {
   /** Interface name: the socket is `${dir}/${name}.sock`. */
   readonly name: string;
-  /** Directory of the socket; default `/run/centipede`. */
+  /** Directory of the socket; default $CENTIPEDE_CONTROL_DIR or /run/centipede. */
   readonly dir?: string;
   /** A fresh status snapshot; called for each `/status` and `/metrics` request. */
   readonly status: () => InterfaceStatus;
@@ -42,7 +42,7 @@ export interface ControlServer {
  * process serves it) or the path is not a socket; a stale socket (nobody listening) is replaced.
  */
 export async function serveControl(options: ControlOptions): Promise<ControlServer> {
-  const dir = options.dir ?? CONTROL_DIR;
+  const dir = options.dir ?? controlDir();
   const path = socketPath(options.name, dir);
   await ensureDirectory(dir);
   await removeStaleSocket(path, options.name);

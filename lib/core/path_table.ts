@@ -7,6 +7,9 @@
 import { MAX_PATHS_PER_PEER, PATH_FORGET_AFTER_MS } from "./constants.ts";
 import { type Endpoint, type LocalEnd, Path, pathKey } from "./path.ts";
 
+/** Most address objects remembered per local end before the cache starts over. */
+const MAX_ALIASES = 4096;
+
 /** Address family of an IP literal. */
 export function familyOf(hostname: string): 4 | 6 {
   return hostname.includes(":") ? 6 : 4;
@@ -25,6 +28,11 @@ export class PathTable {
   /** Every path, in a stable order (configured first, then learned by age). */
   readonly list: Path[] = [];
   readonly #byKey = new Map<string, Path>();
+  /**
+   * Per local end, the path of each address *object* seen: sockets hand out the same object for
+   * the same sender, so the hot path finds its path without building a string key.
+   */
+  readonly #alias: Map<Endpoint, Path>[] = [];
   readonly #locals: readonly LocalEnd[];
   readonly #log: (message: string) => void;
   /** Called when a path is removed, so schedulers can forget it. */
@@ -37,7 +45,15 @@ export class PathTable {
 
   /** The path of `(local, remote)`, if known. */
   get(local: number, remote: Endpoint): Path | undefined {
-    return this.#byKey.get(pathKey(local, remote));
+    const aliases = this.#alias[local] ??= new Map();
+    const cached = aliases.get(remote);
+    if (cached) return cached;
+    const path = this.#byKey.get(pathKey(local, remote));
+    if (path) {
+      if (aliases.size >= MAX_ALIASES) aliases.clear();
+      aliases.set(remote, path);
+    }
+    return path;
   }
 
   /** Replaces the configured remote ends. Paths that stay keep their state; learned ones stay. */
@@ -136,6 +152,10 @@ export class PathTable {
 
   #remove(path: Path): void {
     this.#byKey.delete(path.key);
+    const aliases = this.#alias[path.local];
+    if (aliases) {
+      for (const [remote, p] of aliases) if (p === path) aliases.delete(remote);
+    }
     const i = this.list.indexOf(path);
     if (i >= 0) this.list.splice(i, 1);
     this.onRemove?.(path);

@@ -19,6 +19,8 @@ export interface UdpAddr {
 export interface TunDevice {
   /** Kernel interface name, e.g. `wg0`. */
   readonly name: string;
+  /** The file descriptor, for a `Poller`; -1 when there is none (fakes) or after `close`. */
+  readonly fd: number;
   /** Resolves true when a packet can be read, false on timeout or after `close`. */
   waitReadable(timeoutMs: number): Promise<boolean>;
   /** Copies one queued packet into `buf` and returns its length; 0 when none is queued. */
@@ -50,6 +52,33 @@ export interface PathSocket {
   receive(buf: Uint8Array): Promise<Received | null>;
   /** Queues one datagram to `to`; false when it could not be sent. */
   send(bytes: Uint8Array, to: UdpAddr): boolean;
+  close(): void;
+}
+
+/**
+ * A socket the fast engine drains and fills in batches (recvmmsg/sendmmsg), without allocating
+ * per datagram. Views returned by `datagram` are valid until the next `receiveBatch`.
+ */
+export interface BatchSocket extends PathSocket {
+  readonly fd: number;
+  /** Receives up to one batch without blocking; returns how many datagrams arrived. */
+  receiveBatch(): number;
+  /** The buffer holding datagram `i` of the last batch, from offset 0. */
+  datagram(i: number): Uint8Array;
+  /** The length of datagram `i`. */
+  length(i: number): number;
+  /** The sender of datagram `i`: the same object every time for the same address. */
+  source(i: number): UdpAddr;
+  /** Copies `bytes[0, length)` into the send batch for `to`; false when it cannot. */
+  queue(bytes: Uint8Array, length: number, to: UdpAddr): boolean;
+  /** Sends everything queued; returns how many datagrams went out. */
+  flush(): number;
+}
+
+/** Waits until any of a set of file descriptors is readable (poll(2)). */
+export interface Poller {
+  /** Resolves at once when one is readable now, else when one becomes readable or on timeout. */
+  wait(timeoutMs: number): Promise<void>;
   close(): void;
 }
 

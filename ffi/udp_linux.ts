@@ -1,0 +1,890 @@
+/**
+ * Linux UDP sockets through libc FFI, with batched `recvmmsg`/`sendmmsg` for the fast engine.
+ *
+ * A socket is `SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC` with 4 MiB kernel buffers when allowed,
+ * bound to an IP literal. `SO_REUSEADDR` and `SO_REUSEPORT` are opt-in: for UDP on Linux,
+ * `SO_REUSEADDR` on both sockets lets a second socket bind the very same address and port without
+ * an error (measured: a second instance would silently take the unicast traffic), whereas without
+ * it a taken port fails with `EADDRINUSE`, as `Deno.listenDatagram` does. `::` is bound with
+ * `IPV6_V6ONLY` off, so it is dual-stack whatever `net.ipv6.bindv6only` says: IPv4 peers appear as
+ * plain `a.b.c.d` sources and plain IPv4 destinations are sent as IPv4-mapped addresses.
+ *
+ * Batch API ({@link BatchSocket}): `receiveBatch` runs one non-blocking `recvmmsg` into
+ * preallocated slots; `datagram(i)`, `length(i)` and `source(i)` read the result without
+ * allocating (the slot view is made once; `source` returns an interned address object, so the
+ * same sender is the same object every time). `queue` copies a datagram into the next send slot
+ * with the destination's sockaddr (cached per address object, so no text is parsed per packet) and
+ * sends the batch when it is full; `flush` sends whatever is queued. The async `PathSocket`
+ * `receive` drains the same slots and parks on `poll()` on Deno's FFI thread pool when nothing is
+ * queued; do not mix it with `receiveBatch` on one socket.
+ *
+ * Lifetime: every buffer whose address goes to C (slots, `mmsghdr`/`iovec`/sockaddr arrays, the
+ * `pollfd` pair) is a field of the socket, so it is reachable for as long as the socket is, and
+ * off-heap backing stores do not move. Setup calls pass `"buffer"` arguments, which Deno keeps
+ * alive for the call. `close()` wakes an in-flight `poll()` through an eventfd.
+ *
+ * Layouts are those of x86-64 and aarch64 Linux (LP64): `struct mmsghdr` is 64 bytes (`msghdr`
+ * of 56, then `msg_len`), `struct iovec` 16, `sockaddr_in` 16 and `sockaddr_in6` 28.
+ * @module
+ */
+
+import type { BatchSocket, Received, UdpAddr } from "../lib/engine/ports.ts";
+import type { UdpSocketStats } from "../lib/host/udp_socket.ts";
+import { addressOf, errno, libc, type LibcSymbols } from "./libc.ts";
+import { check, Errno, errnoDescription, errnoName } from "./os_error.ts";
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
+const SO_REUSEPORT = 15;
+const SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+/** `msg_flags` bit: the datagram was longer than its slot and was cut. */
+const MSG_TRUNC = 0x20;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+const POLLIN = 0x0001;
+const POLLFD_BYTES = 8;
+/** The largest `poll()` timeout in milliseconds. */
+const MAX_POLL_MS = 0x7fffffff;
+/** The kernel's limit on `vlen` for `recvmmsg`/`sendmmsg` (`UIO_MAXIOV`). */
+const MAX_BATCH = 1024;
+/** The largest UDP payload over IPv4 or IPv6 without jumbograms. */
+const MAX_UDP_PAYLOAD = 65535;
+
+/** `struct mmsghdr` size and the byte offsets of its fields (LP64 Linux). */
+const MMSGHDR_BYTES = 64;
+const MSG_NAME = 0;
+const MSG_NAMELEN = 8;
+const MSG_IOV = 16;
+const MSG_IOVLEN = 24;
+const MSG_FLAGS = 48;
+const MSG_LEN = 56;
+/** `struct iovec { void *iov_base; size_t iov_len; }`. */
+const IOVEC_BYTES = 16;
+const IOV_LEN = 8;
+/** Room per sockaddr: `sockaddr_in6` (28 bytes) rounded up to keep 8-byte alignment. */
+const NAME_BYTES = 32;
+const SOCKADDR_IN_BYTES = 16;
+const SOCKADDR_IN6_BYTES = 28;
+
+/** Default datagrams per `recvmmsg`/`sendmmsg`. */
+export const DEFAULT_BATCH = 32;
+/** Default slot size: the largest datagram received whole or accepted by `queue`. */
+export const DEFAULT_MAX_DATAGRAM_BYTES = 2048;
+/** Default `SO_RCVBUF`/`SO_SNDBUF` request. */
+export const DEFAULT_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The interning table is cleared when it would grow beyond this many addresses. */
+export const MAX_INTERNED_ADDRS = 65536;
+
+/** Options for {@link openFfiUdpSocket}. */
+export interface FfiUdpSocketOptions {
+  /**
+   * Sets `SO_REUSEADDR`. Default false: for UDP it lets another socket that also sets it bind the
+   * same address and port, so a port already in use would not be reported.
+   */
+  readonly reuseAddr?: boolean;
+  /** Sets `SO_REUSEPORT` (several sockets, e.g. one per Worker, on one port). Default false. */
+  readonly reusePort?: boolean;
+  /** Datagrams per `recvmmsg`/`sendmmsg`, 1 to 1024; default {@link DEFAULT_BATCH}. */
+  readonly batch?: number;
+  /**
+   * Slot size in bytes, 1 to 65535; default {@link DEFAULT_MAX_DATAGRAM_BYTES}. Longer datagrams
+   * are received truncated (counted in `stats.receiveTruncated`) and refused by `queue`.
+   */
+  readonly maxDatagramBytes?: number;
+  /** `SO_RCVBUF`/`SO_SNDBUF` to ask for; default {@link DEFAULT_SOCKET_BUFFER_BYTES}. */
+  readonly socketBufferBytes?: number;
+}
+
+/** Counters of one FFI socket: those of the portable socket plus receive counts. */
+export interface FfiUdpSocketStats extends UdpSocketStats {
+  /** Datagrams received. */
+  received: number;
+  /** Received datagrams longer than a slot, delivered cut to the slot size. */
+  receiveTruncated: number;
+}
+
+/** A UDP socket on raw libc calls: the {@link BatchSocket} API plus diagnostics. */
+export interface FfiUdpSocket extends BatchSocket {
+  /** The socket's file descriptor; -1 after `close`. */
+  readonly fd: number;
+  /** Datagrams per `recvmmsg`/`sendmmsg`. */
+  readonly batch: number;
+  /** Slot size: the longest datagram received whole or accepted by `queue`. */
+  readonly maxDatagramBytes: number;
+  /** `SO_RCVBUF` and `SO_SNDBUF` as the kernel reports them (it doubles the request). */
+  readonly receiveBufferBytes: number;
+  readonly sendBufferBytes: number;
+  /** Live counters. */
+  readonly stats: Readonly<FfiUdpSocketStats>;
+  /** Resolves true when a datagram can be read, false on timeout or after `close`. */
+  waitReadable(timeoutMs: number): Promise<boolean>;
+  /**
+   * The slot the next `queue` fills (`maxDatagramBytes` long). Writing a datagram straight into
+   * it and passing it to `queue` skips the copy. Valid until that `queue`.
+   */
+  nextSendSlot(): Uint8Array;
+}
+
+/**
+ * Binds a UDP socket on `hostname:port` (an IP literal; port 0: the kernel picks one). Throws a
+ * RangeError for a bad literal or option, and an `OsError` (`./os_error.ts`) when a call fails
+ * (`bind` with `EADDRINUSE`, `socket` with `EAFNOSUPPORT` where IPv6 is off).
+ */
+export function openFfiUdpSocket(
+  hostname: string,
+  port: number,
+  options: FfiUdpSocketOptions = {},
+): FfiUdpSocket {
+  checkPort(port);
+  const batch = options.batch ?? DEFAULT_BATCH;
+  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
+    throw new RangeError(`batch must be an integer from 1 to ${MAX_BATCH}, got ${batch}`);
+  }
+  const slotBytes = options.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
+  if (!Number.isInteger(slotBytes) || slotBytes < 1 || slotBytes > MAX_UDP_PAYLOAD) {
+    throw new RangeError(
+      `maxDatagramBytes must be an integer from 1 to ${MAX_UDP_PAYLOAD}, got ${slotBytes}`,
+    );
+  }
+  const address = new Uint8Array(16);
+  if (!parseIp(hostname, address)) {
+    throw new RangeError(`Not an IP literal: ${JSON.stringify(hostname)}`);
+  }
+  const v4 = isMapped(address);
+  const wildcard6 = !v4 && address.every((b) => b === 0);
+  const family = v4 ? AF_INET : AF_INET6;
+  const label = v4 ? `${formatIpv4(address)}:${port}` : `[${formatIpv6(address)}]:${port}`;
+
+  const lib = libc();
+  const fd = check(
+    lib.socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+    `socket(${v4 ? "AF_INET" : "AF_INET6"})`,
+  );
+  try {
+    if (options.reuseAddr) setIntOption(lib, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    if (options.reusePort) setIntOption(lib, fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+    if (wildcard6) setIntOption(lib, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+    const bufferBytes = options.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
+    trySetBuffer(lib, fd, SO_RCVBUFFORCE, SO_RCVBUF, bufferBytes);
+    trySetBuffer(lib, fd, SO_SNDBUFFORCE, SO_SNDBUF, bufferBytes);
+
+    const sockaddr = new Uint8Array(NAME_BYTES);
+    const length = writeSockaddr(sockaddr, address, port, family);
+    check(lib.bind(fd, sockaddr, length), `bind(${label})`);
+
+    sockaddr.fill(0);
+    const lengthCell = new Uint32Array([NAME_BYTES]);
+    check(lib.getsockname(fd, sockaddr, new Uint8Array(lengthCell.buffer)), "getsockname");
+    const bound = new Uint8Array(16);
+    const boundPort = readSockaddr(sockaddr, bound);
+    const localAddr: UdpAddr = Object.freeze({
+      hostname: isMapped(bound) ? formatIpv4(bound) : formatIpv6(bound),
+      port: boundPort,
+    });
+    const families: readonly (4 | 6)[] = Object.freeze(v4 ? [4] : wildcard6 ? [6, 4] : [6]);
+    const wakeFd = check(lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+    return new LinuxUdpSocket(lib, fd, wakeFd, {
+      localAddr,
+      families,
+      batch,
+      slotBytes,
+      receiveBufferBytes: getIntOption(lib, fd, SOL_SOCKET, SO_RCVBUF),
+      sendBufferBytes: getIntOption(lib, fd, SOL_SOCKET, SO_SNDBUF),
+    });
+  } catch (error) {
+    lib.close(fd);
+    throw error;
+  }
+}
+
+// ---- Address interning ----
+
+/**
+ * Where a datagram goes, as ready-made sockaddr bytes: `sockaddr_in6` (IPv4-mapped for IPv4) in
+ * words 0-6 and, for IPv4, `sockaddr_in` in words 8-11.
+ */
+interface Target {
+  readonly v4: boolean;
+  readonly words: Int32Array;
+}
+
+/** A `to` that is not an IP literal with a valid port: sends to it fail. */
+const INVALID_TARGET: Target = { v4: false, words: new Int32Array(0) };
+
+/** Interned IPv4 addresses, keyed by `ip * 65536 + port` (ip as a big-endian u32). */
+const v4Table = new Map<number, UdpAddr>();
+/** Interned IPv6 addresses, keyed by canonical text, `#`, port. */
+const v6Table = new Map<string, UdpAddr>();
+/** The sockaddr of every address object seen: interned ones, and others passed to `queue`. */
+const targets = new WeakMap<UdpAddr, Target>();
+
+/**
+ * A direct-mapped cache in front of the tables, so a source lookup on a hit compares five ints and
+ * allocates nothing. Entry `e` holds the four native-order words of the (IPv4-mapped) IPv6
+ * address and the port (-1: empty) at `5 * e`, and the interned object at `e`.
+ */
+const CACHE_BITS = 8;
+const CACHE_SIZE = 1 << CACHE_BITS;
+const cacheKeys = new Int32Array(CACHE_SIZE * 5).fill(-1);
+const cacheAddrs: (UdpAddr | null)[] = new Array<UdpAddr | null>(CACHE_SIZE).fill(null);
+
+/** Scratch for turning four address words into bytes. */
+const scratchWords = new Int32Array(4);
+const scratchBytes = new Uint8Array(scratchWords.buffer);
+/** Word 2 of an IPv4-mapped address (`00 00 ff ff`) in native byte order. */
+const MAPPED_WORD = new Int32Array(new Uint8Array([0, 0, 0xff, 0xff]).buffer)[0];
+
+/**
+ * The shared address object for `hostname:port`: the same object for the same address (in any
+ * spelling: `::FFFF:127.0.0.1`, `127.0.0.1`) until the table is cleared after growing past
+ * {@link MAX_INTERNED_ADDRS}. The engine interns configured endpoints with it so they compare by
+ * identity with `source(i)`. Throws a RangeError when `hostname` is not an IP literal (zone
+ * suffixes such as `%eth0` are not supported) or the port is not 0-65535.
+ */
+export function internAddr(hostname: string, port: number): UdpAddr {
+  checkPort(port);
+  if (!parseIp(hostname, scratchBytes)) {
+    throw new RangeError(`Not an IP literal: ${JSON.stringify(hostname)}`);
+  }
+  return internWords(scratchWords[0], scratchWords[1], scratchWords[2], scratchWords[3], port);
+}
+
+/** Cache slot for an address and port. */
+function cacheSlot(w0: number, w1: number, w2: number, w3: number, port: number): number {
+  return Math.imul(w0 ^ w1 ^ w2 ^ w3 ^ Math.imul(port, 0x85ebca6b), 0x9e3779b1) >>>
+    (32 - CACHE_BITS);
+}
+
+/** The interned object for an address given as four native-order words of its IPv6 form. */
+function internWords(w0: number, w1: number, w2: number, w3: number, port: number): UdpAddr {
+  const slot = cacheSlot(w0, w1, w2, w3, port);
+  const k = slot * 5;
+  if (
+    cacheKeys[k + 4] === port && cacheKeys[k + 3] === w3 && cacheKeys[k + 2] === w2 &&
+    cacheKeys[k + 1] === w1 && cacheKeys[k] === w0
+  ) {
+    return cacheAddrs[slot]!;
+  }
+  const addr = lookupOrAdd(w0, w1, w2, w3, port);
+  cacheKeys[k] = w0;
+  cacheKeys[k + 1] = w1;
+  cacheKeys[k + 2] = w2;
+  cacheKeys[k + 3] = w3;
+  cacheKeys[k + 4] = port;
+  cacheAddrs[slot] = addr;
+  return addr;
+}
+
+/** The table's object for the address, adding it (with its sockaddr) when new. */
+function lookupOrAdd(w0: number, w1: number, w2: number, w3: number, port: number): UdpAddr {
+  scratchWords[0] = w0;
+  scratchWords[1] = w1;
+  scratchWords[2] = w2;
+  scratchWords[3] = w3;
+  const bytes = scratchBytes;
+  const v4 = isMapped(bytes);
+  let v4Key = 0;
+  let v6Key = "";
+  let found: UdpAddr | undefined;
+  let hostname: string;
+  if (v4) {
+    v4Key = ((bytes[12] << 24 | bytes[13] << 16 | bytes[14] << 8 | bytes[15]) >>> 0) * 65536 + port;
+    found = v4Table.get(v4Key);
+    hostname = found ? "" : formatIpv4(bytes);
+  } else {
+    hostname = formatIpv6(bytes);
+    v6Key = `${hostname}#${port}`;
+    found = v6Table.get(v6Key);
+  }
+  if (found) return found;
+  if (v4Table.size + v6Table.size >= MAX_INTERNED_ADDRS) clearInternTable();
+  const addr: UdpAddr = Object.freeze({ hostname, port });
+  targets.set(addr, makeTarget(bytes, port, v4));
+  if (v4) v4Table.set(v4Key, addr);
+  else v6Table.set(v6Key, addr);
+  return addr;
+}
+
+/** Forgets every interned address (their sockaddrs stay cached for objects still in use). */
+function clearInternTable(): void {
+  v4Table.clear();
+  v6Table.clear();
+  cacheKeys.fill(-1);
+  cacheAddrs.fill(null);
+}
+
+/** The sockaddr forms of a 16-byte (IPv4-mapped for IPv4) address and port. */
+function makeTarget(address: Uint8Array, port: number, v4: boolean): Target {
+  const bytes = new Uint8Array(48);
+  writeSockaddr(bytes, address, port, AF_INET6);
+  if (v4) writeSockaddr(bytes.subarray(32), address, port, AF_INET);
+  return { v4, words: new Int32Array(bytes.buffer) };
+}
+
+/** The target of any address object: cached, or parsed once and cached for that object. */
+function targetOf(to: UdpAddr): Target {
+  const known = targets.get(to);
+  if (known !== undefined) return known;
+  let target = INVALID_TARGET;
+  if (isPort(to.port) && typeof to.hostname === "string" && parseIp(to.hostname, scratchBytes)) {
+    const canonical = internWords(
+      scratchWords[0],
+      scratchWords[1],
+      scratchWords[2],
+      scratchWords[3],
+      to.port,
+    );
+    target = targets.get(canonical) ?? INVALID_TARGET;
+  }
+  targets.set(to, target);
+  return target;
+}
+
+// ---- The socket ----
+
+interface SocketShape {
+  readonly localAddr: UdpAddr;
+  readonly families: readonly (4 | 6)[];
+  readonly batch: number;
+  readonly slotBytes: number;
+  readonly receiveBufferBytes: number;
+  readonly sendBufferBytes: number;
+}
+
+/**
+ * One direction's batch: `batch` data slots, and in one metadata buffer the `mmsghdr` array, then
+ * the `iovec` array, then the sockaddr slots. Each `mmsghdr` points at its own iovec and sockaddr
+ * slot, and each iovec at its data slot; only lengths change per datagram.
+ */
+class MessageRing {
+  readonly data: Uint8Array;
+  readonly meta: ArrayBuffer;
+  /** `meta` as u32/i32/u16/u8 views, for field access without DataView. */
+  readonly meta32: Uint32Array;
+  readonly metaI32: Int32Array;
+  readonly meta16: Uint16Array;
+  readonly meta8: Uint8Array;
+  /** Byte offsets of the iovec array and the sockaddr slots in `meta`. */
+  readonly iovOffset: number;
+  readonly nameOffset: number;
+  /** One full-size view per data slot, made once. */
+  readonly views: Uint8Array[];
+  /** The address of `mmsghdr[i]`, for i in 0..batch (the last one unused, for symmetry). */
+  readonly headerAt: bigint[];
+
+  constructor(batch: number, slotBytes: number, iovLength: number) {
+    this.data = new Uint8Array(batch * slotBytes);
+    this.iovOffset = batch * MMSGHDR_BYTES;
+    this.nameOffset = this.iovOffset + batch * IOVEC_BYTES;
+    this.meta = new ArrayBuffer(this.nameOffset + batch * NAME_BYTES);
+    this.meta32 = new Uint32Array(this.meta);
+    this.metaI32 = new Int32Array(this.meta);
+    this.meta16 = new Uint16Array(this.meta);
+    this.meta8 = new Uint8Array(this.meta);
+    const words = new BigUint64Array(this.meta);
+    const dataAddress = addressOf(this.data);
+    const metaAddress = addressOf(this.meta8);
+    this.views = [];
+    this.headerAt = [];
+    for (let i = 0; i <= batch; i++) this.headerAt.push(metaAddress + BigInt(i * MMSGHDR_BYTES));
+    for (let i = 0; i < batch; i++) {
+      this.views.push(this.data.subarray(i * slotBytes, (i + 1) * slotBytes));
+      const header = i * MMSGHDR_BYTES;
+      const iov = this.iovOffset + i * IOVEC_BYTES;
+      const name = this.nameOffset + i * NAME_BYTES;
+      words[(header + MSG_NAME) / 8] = metaAddress + BigInt(name);
+      this.meta32[(header + MSG_NAMELEN) / 4] = NAME_BYTES;
+      words[(header + MSG_IOV) / 8] = metaAddress + BigInt(iov);
+      words[(header + MSG_IOVLEN) / 8] = 1n;
+      words[iov / 8] = dataAddress + BigInt(i * slotBytes);
+      words[(iov + IOV_LEN) / 8] = BigInt(iovLength);
+    }
+  }
+}
+
+class LinuxUdpSocket implements FfiUdpSocket {
+  readonly localAddr: UdpAddr;
+  readonly families: readonly (4 | 6)[];
+  readonly batch: number;
+  readonly maxDatagramBytes: number;
+  readonly receiveBufferBytes: number;
+  readonly sendBufferBytes: number;
+  readonly stats: FfiUdpSocketStats = {
+    sent: 0,
+    sendErrors: 0,
+    sendDropped: 0,
+    receiveErrors: 0,
+    lastSendError: "",
+    received: 0,
+    receiveTruncated: 0,
+  };
+  readonly #lib: LibcSymbols;
+  readonly #fd: number;
+  readonly #wakeFd: number;
+  /** AF_INET6 socket: IPv4 destinations use the mapped `sockaddr_in6`. */
+  readonly #v6Socket: boolean;
+  readonly #canSendV4: boolean;
+  readonly #canSendV6: boolean;
+  readonly #noV4Message: string;
+  readonly #noV6Message: string;
+  readonly #rx: MessageRing;
+  readonly #tx: MessageRing;
+  readonly #rxAddress: bigint;
+  /** Datagrams in the last receive batch, and the next one `receive()` hands out. */
+  #count = 0;
+  #next = 0;
+  /** Datagrams queued in the send ring. */
+  #queued = 0;
+  /** Whether the last datagram of the last flush went out (for `send`). */
+  #tailSent = false;
+  /** Two `struct pollfd`: the socket and the wake eventfd, both for POLLIN. Kept alive here. */
+  readonly #pollFds = new Uint8Array(2 * POLLFD_BYTES);
+  readonly #pollFdsAddress: bigint;
+  /** The eventfd increment (a native u64 of 1). Kept alive here. */
+  readonly #wakeValue = new Uint8Array(new BigUint64Array([1n]).buffer);
+  #closed = false;
+  #pollsInFlight = 0;
+
+  constructor(lib: LibcSymbols, fd: number, wakeFd: number, shape: SocketShape) {
+    this.#lib = lib;
+    this.#fd = fd;
+    this.#wakeFd = wakeFd;
+    this.localAddr = shape.localAddr;
+    this.families = shape.families;
+    this.batch = shape.batch;
+    this.maxDatagramBytes = shape.slotBytes;
+    this.receiveBufferBytes = shape.receiveBufferBytes;
+    this.sendBufferBytes = shape.sendBufferBytes;
+    this.#v6Socket = shape.families[0] === 6;
+    this.#canSendV4 = shape.families.includes(4);
+    this.#canSendV6 = shape.families.includes(6);
+    this.#noV4Message = `cannot send to IPv4 from ${shape.localAddr.hostname}`;
+    this.#noV6Message = `cannot send to IPv6 from ${shape.localAddr.hostname}`;
+    this.#rx = new MessageRing(shape.batch, shape.slotBytes, shape.slotBytes);
+    this.#tx = new MessageRing(shape.batch, shape.slotBytes, 0);
+    this.#rxAddress = this.#rx.headerAt[0];
+    // struct pollfd { int fd; short events; short revents; }, in native byte order.
+    const ints = new Int32Array(this.#pollFds.buffer);
+    const shorts = new Int16Array(this.#pollFds.buffer);
+    ints[0] = fd;
+    shorts[2] = POLLIN;
+    ints[2] = wakeFd;
+    shorts[6] = POLLIN;
+    this.#pollFdsAddress = addressOf(this.#pollFds);
+    finalizer.register(this, { lib, fd, wakeFd }, this);
+  }
+
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
+  // ---- Batch receive ----
+
+  receiveBatch(): number {
+    this.#count = 0;
+    this.#next = 0;
+    if (this.#closed) return 0;
+    const n = this.#lib.recvmmsg(this.#fd, this.#rxAddress, this.batch, 0, 0n);
+    if (n <= 0) {
+      if (n < 0) {
+        const code = errno();
+        if (code !== Errno.EAGAIN && code !== Errno.EINTR) this.stats.receiveErrors++;
+      }
+      return 0;
+    }
+    const meta = this.#rx.meta32;
+    for (let i = 0, h = 0; i < n; i++, h += MMSGHDR_BYTES / 4) {
+      meta[h + MSG_NAMELEN / 4] = NAME_BYTES; // The kernel shrank it; restore for the next call.
+      if ((meta[h + MSG_FLAGS / 4] & MSG_TRUNC) !== 0) this.stats.receiveTruncated++;
+    }
+    this.stats.received += n;
+    this.#count = n;
+    return n;
+  }
+
+  datagram(i: number): Uint8Array {
+    return this.#rx.views[i];
+  }
+
+  length(i: number): number {
+    return this.#rx.meta32[i * (MMSGHDR_BYTES / 4) + MSG_LEN / 4];
+  }
+
+  source(i: number): UdpAddr {
+    const rx = this.#rx;
+    const o = rx.nameOffset + i * NAME_BYTES;
+    const words = rx.metaI32;
+    const bytes = rx.meta8;
+    const port = bytes[o + 2] << 8 | bytes[o + 3];
+    if (rx.meta16[o >> 1] === AF_INET) {
+      return internWords(0, 0, MAPPED_WORD, words[(o + 4) >> 2], port);
+    }
+    const w = (o + 8) >> 2; // sin6_addr
+    return internWords(words[w], words[w + 1], words[w + 2], words[w + 3], port);
+  }
+
+  // ---- Batch send ----
+
+  nextSendSlot(): Uint8Array {
+    return this.#tx.views[this.#queued];
+  }
+
+  queue(bytes: Uint8Array, length: number, to: UdpAddr): boolean {
+    if (this.#closed) return false;
+    if (!(length >= 0 && length <= bytes.length && length <= this.maxDatagramBytes)) {
+      return this.#sendFailed(
+        length > this.maxDatagramBytes ? "datagram too big" : "length out of range",
+      );
+    }
+    const target = targetOf(to);
+    if (target === INVALID_TARGET) return this.#sendFailed("not an IP address and port");
+    if (target.v4 ? !this.#canSendV4 : !this.#canSendV6) {
+      return this.#sendFailed(target.v4 ? this.#noV4Message : this.#noV6Message);
+    }
+    const tx = this.#tx;
+    const i = this.#queued;
+    const slot = tx.views[i];
+    if (bytes !== slot) slot.set(length === bytes.length ? bytes : bytes.subarray(0, length));
+    const meta = tx.meta32;
+    meta[(tx.iovOffset + i * IOVEC_BYTES + IOV_LEN) >> 2] = length;
+    const name = tx.metaI32;
+    const n = (tx.nameOffset + i * NAME_BYTES) >> 2;
+    const src = target.words;
+    if (this.#v6Socket) {
+      name[n] = src[0];
+      name[n + 1] = src[1];
+      name[n + 2] = src[2];
+      name[n + 3] = src[3];
+      name[n + 4] = src[4];
+      name[n + 5] = src[5];
+      name[n + 6] = src[6];
+      meta[i * (MMSGHDR_BYTES / 4) + MSG_NAMELEN / 4] = SOCKADDR_IN6_BYTES;
+    } else {
+      name[n] = src[8];
+      name[n + 1] = src[9];
+      name[n + 2] = src[10];
+      name[n + 3] = src[11];
+      meta[i * (MMSGHDR_BYTES / 4) + MSG_NAMELEN / 4] = SOCKADDR_IN_BYTES;
+    }
+    if (++this.#queued === this.batch) this.flush();
+    return true;
+  }
+
+  flush(): number {
+    const queued = this.#queued;
+    if (queued === 0) return 0;
+    this.#queued = 0;
+    this.#tailSent = false;
+    if (this.#closed) return 0;
+    const lib = this.#lib;
+    const headerAt = this.#tx.headerAt;
+    let start = 0;
+    let sent = 0;
+    let interrupted = false;
+    while (start < queued) {
+      const n = lib.sendmmsg(this.#fd, headerAt[start], queued - start, 0);
+      if (n > 0) {
+        sent += n;
+        start += n;
+        if (start === queued) this.#tailSent = true;
+        continue;
+      }
+      const code = errno();
+      if (code === Errno.EINTR && !interrupted) {
+        interrupted = true;
+        continue;
+      }
+      if (code === Errno.EAGAIN || code === Errno.ENOBUFS || code === Errno.EINTR) {
+        this.stats.sendDropped += queued - start; // Kernel queue full: drop the rest.
+        break;
+      }
+      // This datagram was refused (no route, bad address, too long): skip it, send the rest.
+      this.#sendFailed(sendErrorMessage(code));
+      start++;
+    }
+    this.stats.sent += sent;
+    return sent;
+  }
+
+  // ---- PathSocket ----
+
+  async receive(buf: Uint8Array): Promise<Received | null> {
+    while (!this.#closed) {
+      if (this.#next < this.#count) {
+        const i = this.#next++;
+        const length = Math.min(this.length(i), buf.length);
+        buf.set(this.#rx.views[i].subarray(0, length));
+        return { length, from: this.source(i) };
+      }
+      if (this.receiveBatch() > 0) continue;
+      await this.waitReadable(-1);
+    }
+    return null;
+  }
+
+  send(bytes: Uint8Array, to: UdpAddr): boolean {
+    if (!this.queue(bytes, bytes.length, to)) return false;
+    this.flush(); // No-op when `queue` filled the batch and flushed it already.
+    return this.#tailSent;
+  }
+
+  async waitReadable(timeoutMs: number): Promise<boolean> {
+    if (this.#closed) return false;
+    // A sync zero-timeout poll costs ~1 µs; parking on the thread pool costs ~30 µs.
+    if (this.#lib.poll(this.#pollFdsAddress, 1n, 0) > 0) return true;
+    this.#pollsInFlight++; // `this` stays reachable across the await, and so does #pollFds.
+    try {
+      const ready = await this.#lib.pollAsync(this.#pollFdsAddress, 2n, pollTimeout(timeoutMs));
+      // -1 is EINTR in practice (errno lives on the pool thread): report it as a timeout.
+      return ready > 0 && !this.#closed;
+    } finally {
+      this.#pollsInFlight--;
+      if (this.#closed && this.#pollsInFlight === 0) this.#lib.close(this.#wakeFd);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    finalizer.unregister(this);
+    this.#queued = 0;
+    this.#count = 0;
+    this.#next = 0;
+    if (this.#pollsInFlight > 0) {
+      this.#lib.write(this.#wakeFd, addressOf(this.#wakeValue), 8n);
+    } else {
+      this.#lib.close(this.#wakeFd);
+    }
+    this.#lib.close(this.#fd);
+  }
+
+  /** Counts a refused datagram; always false. */
+  #sendFailed(message: string): boolean {
+    this.stats.sendErrors++;
+    this.stats.lastSendError = message;
+    return false;
+  }
+}
+
+/** Closes the fds of a socket dropped without `close()`. */
+const finalizer = new FinalizationRegistry<{ lib: LibcSymbols; fd: number; wakeFd: number }>(
+  ({ lib, fd, wakeFd }) => {
+    lib.close(fd);
+    lib.close(wakeFd);
+  },
+);
+
+/** `sendmmsg failed: ENETUNREACH (...)`, made once per errno value. */
+const sendErrorMessages = new Map<number, string>();
+function sendErrorMessage(code: number): string {
+  let message = sendErrorMessages.get(code);
+  if (message === undefined) {
+    message = `sendmmsg failed: ${errnoName(code)} (${errnoDescription(code)})`;
+    sendErrorMessages.set(code, message);
+  }
+  return message;
+}
+
+// ---- Setup helpers ----
+
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 0 && port <= 65535;
+}
+
+function checkPort(port: number): void {
+  if (!isPort(port)) throw new RangeError(`Port must be an integer from 0 to 65535, got ${port}`);
+}
+
+/** Sets an `int` socket option; throws an `OsError` on failure. */
+function setIntOption(
+  lib: LibcSymbols,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+  label: string,
+): void {
+  const cell = new Uint8Array(new Int32Array([value]).buffer);
+  check(lib.setsockopt(fd, level, name, cell, 4), `setsockopt(${label})`);
+}
+
+/** Reads an `int` socket option; -1 when it fails. */
+function getIntOption(lib: LibcSymbols, fd: number, level: number, name: number): number {
+  const value = new Int32Array(1);
+  const length = new Uint32Array([4]);
+  const result = lib.getsockopt(
+    fd,
+    level,
+    name,
+    new Uint8Array(value.buffer),
+    new Uint8Array(length.buffer),
+  );
+  return result < 0 ? -1 : value[0];
+}
+
+/** Asks for a socket buffer size: the privileged option (past `rmem_max`) first, then the plain. */
+function trySetBuffer(
+  lib: LibcSymbols,
+  fd: number,
+  forced: number,
+  plain: number,
+  bytes: number,
+): void {
+  const cell = new Uint8Array(new Int32Array([bytes]).buffer);
+  if (lib.setsockopt(fd, SOL_SOCKET, forced, cell, 4) === 0) return;
+  lib.setsockopt(fd, SOL_SOCKET, plain, cell, 4); // Capped at the sysctl maximum; failure ignored.
+}
+
+/** Writes a `sockaddr_in` or `sockaddr_in6` for a 16-byte address into `out`; returns its size. */
+function writeSockaddr(out: Uint8Array, address: Uint8Array, port: number, family: number): number {
+  out.fill(0, 0, family === AF_INET ? SOCKADDR_IN_BYTES : SOCKADDR_IN6_BYTES);
+  new Uint16Array(out.buffer, out.byteOffset, 1)[0] = family; // sa_family_t, native order.
+  out[2] = port >> 8;
+  out[3] = port & 0xff;
+  if (family === AF_INET) {
+    out.set(address.subarray(12, 16), 4);
+    return SOCKADDR_IN_BYTES;
+  }
+  out.set(address, 8); // sin6_flowinfo and sin6_scope_id stay 0.
+  return SOCKADDR_IN6_BYTES;
+}
+
+/** Reads a `sockaddr_in`/`sockaddr_in6` into a 16-byte (IPv4-mapped) address; returns the port. */
+function readSockaddr(sockaddr: Uint8Array, address: Uint8Array): number {
+  const family = new Uint16Array(sockaddr.buffer, sockaddr.byteOffset, 1)[0];
+  address.fill(0);
+  if (family === AF_INET) {
+    address[10] = 0xff;
+    address[11] = 0xff;
+    address.set(sockaddr.subarray(4, 8), 12);
+  } else {
+    address.set(sockaddr.subarray(8, 24));
+  }
+  return sockaddr[2] << 8 | sockaddr[3];
+}
+
+/** Converts a timeout to `poll()` milliseconds; negative or infinite means no limit. */
+function pollTimeout(timeoutMs: number): number {
+  if (timeoutMs < 0 || timeoutMs === Infinity) return -1;
+  if (!(timeoutMs > 0)) return 0;
+  return Math.min(Math.ceil(timeoutMs), MAX_POLL_MS);
+}
+
+// ---- IP literals ----
+
+/** True for `::ffff:a.b.c.d`. */
+function isMapped(address: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (address[i] !== 0) return false;
+  return address[10] === 0xff && address[11] === 0xff;
+}
+
+/** Dotted-quad text of the last four bytes of a 16-byte address. */
+function formatIpv4(address: Uint8Array): string {
+  return `${address[12]}.${address[13]}.${address[14]}.${address[15]}`;
+}
+
+/** RFC 5952 text: lowercase, no leading zeros, the longest run (2+) of zero groups as `::`. */
+function formatIpv6(address: Uint8Array): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if ((address[2 * i] | address[2 * i + 1]) !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && (address[2 * j] | address[2 * j + 1]) === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  let text = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += "::";
+      i += bestLength - 1;
+      continue;
+    }
+    if (text !== "" && !text.endsWith(":")) text += ":";
+    text += (address[2 * i] << 8 | address[2 * i + 1]).toString(16);
+  }
+  return text;
+}
+
+/**
+ * Parses an IPv4 or IPv6 literal into 16 bytes (IPv4 as `::ffff:a.b.c.d`); false when invalid.
+ * IPv4 parts are decimal 0-255 without leading zeros; IPv6 may end in a dotted quad.
+ */
+function parseIp(text: string, out: Uint8Array): boolean {
+  out.fill(0);
+  if (!text.includes(":")) {
+    out[10] = 0xff;
+    out[11] = 0xff;
+    return parseIpv4(text, out, 12);
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return false;
+  const head = parseGroups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? parseGroups(halves[1], true) : [];
+  if (head === null || tail === null) return false;
+  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return false;
+  head.forEach((group, g) => {
+    out[2 * g] = group >> 8;
+    out[2 * g + 1] = group & 0xff;
+  });
+  tail.forEach((group, g) => {
+    const at = 8 - tail.length + g;
+    out[2 * at] = group >> 8;
+    out[2 * at + 1] = group & 0xff;
+  });
+  return true;
+}
+
+/**
+ * The 16-bit groups of `a:b:c` (empty text: none); a trailing dotted quad counts as two groups and
+ * is allowed only when `last` (nothing follows this text). Null when invalid.
+ */
+function parseGroups(text: string, last: boolean): number[] | null {
+  if (text === "") return [];
+  const parts = text.split(":");
+  const groups: number[] = [];
+  for (let p = 0; p < parts.length; p++) {
+    const part = parts[p];
+    if (last && p === parts.length - 1 && part.includes(".")) {
+      const quad = new Uint8Array(4);
+      if (!parseIpv4(part, quad, 0)) return null;
+      groups.push(quad[0] << 8 | quad[1], quad[2] << 8 | quad[3]);
+    } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
+      groups.push(parseInt(part, 16));
+    } else {
+      return null;
+    }
+  }
+  return groups;
+}
+
+/** Parses `a.b.c.d` into `out[at..at+4)`; false when invalid. */
+function parseIpv4(text: string, out: Uint8Array, at: number): boolean {
+  const parts = text.split(".");
+  if (parts.length !== 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i];
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return false;
+    const value = Number(part);
+    if (value > 255) return false;
+    out[at + i] = value;
+  }
+  return true;
+}
