@@ -73,6 +73,12 @@ export const HANDSHAKE_RETRY_JITTER_MS = 333;
 export const HANDSHAKE_ATTEMPT_TIME_MS = 90_000;
 /** A peer's initiations closer together than this are ignored (50 per second). */
 export const HANDSHAKE_MIN_INTERVAL_MS = 20;
+/** Signature checks of messages naming one peer: per second, and at once. */
+export const PEER_VERIFICATIONS_PER_SECOND = 20;
+export const PEER_VERIFICATION_BURST = 5;
+/** Signature checks for the whole device: per second, and at once (about 20% of a core). */
+export const DEVICE_VERIFICATIONS_PER_SECOND = 500;
+export const DEVICE_VERIFICATION_BURST = 50;
 /** Packets held per peer while its handshake completes; more are dropped. */
 export const MAX_STAGED_PACKETS = 128;
 

@@ -12,6 +12,8 @@ import { AllowedIps } from "./allowed_ips.ts";
 import {
   DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
+  DEVICE_VERIFICATION_BURST,
+  DEVICE_VERIFICATIONS_PER_SECOND,
   FLAG_SEQUENCED,
   MAX_DATAGRAM_BYTES,
   MSG_DATA,
@@ -32,6 +34,7 @@ import type { PeerContext } from "./peer_context.ts";
 import { Replay } from "./replay.ts";
 import { randomU32, type Rng } from "./rng.ts";
 import type { Session } from "./session.ts";
+import { TokenBucket } from "./token_bucket.ts";
 
 /** A peer as the device is configured with it. */
 export interface DevicePeer extends PeerOptions {
@@ -73,6 +76,10 @@ export class Device implements PeerContext {
   readonly #u32 = new Uint8Array(4);
   readonly #indices = new Map<number, IndexEntry>();
   readonly #byKey = new Map<string, Peer>();
+  readonly #verifications = new TokenBucket(
+    DEVICE_VERIFICATIONS_PER_SECOND,
+    DEVICE_VERIFICATION_BURST,
+  );
 
   constructor(options: DeviceOptions) {
     this.me = identity(options.privateKey, publicKeyOf(options.privateKey));
@@ -243,6 +250,10 @@ export class Device implements PeerContext {
   }
 
   // ---- PeerContext ----
+
+  mayVerify(now: number): boolean {
+    return this.#verifications.take(now);
+  }
 
   randomU32(): number {
     return randomU32(this.#rng, this.#u32);

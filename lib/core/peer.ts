@@ -31,6 +31,8 @@ import {
   MSG_DATA,
   PATH_PROBE_INTERVAL_BUSY_MS,
   PATH_PROBE_INTERVAL_STANDBY_MS,
+  PEER_VERIFICATION_BURST,
+  PEER_VERIFICATIONS_PER_SECOND,
   PROBE_ACK_FRAME_BYTES,
   PROBE_FRAME_BYTES,
   REJECT_AFTER_MESSAGES,
@@ -59,6 +61,7 @@ import { describePath, PathTable } from "./path_table.ts";
 import type { PeerContext } from "./peer_context.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
+import { TokenBucket } from "./token_bucket.ts";
 
 /** What a peer is configured with. */
 export interface PeerOptions {
@@ -121,6 +124,7 @@ export class Peer {
   #lastTimestampSentUs = 0;
   #lastTrafficAt = Number.NEGATIVE_INFINITY;
   #staged: Uint8Array[] = [];
+  readonly #verifications = new TokenBucket(PEER_VERIFICATIONS_PER_SECOND, PEER_VERIFICATION_BURST);
 
   constructor(ctx: PeerContext, options: PeerOptions) {
     this.#ctx = ctx;
@@ -321,6 +325,7 @@ export class Peer {
     if (now - this.#lastInitiationAt < HANDSHAKE_MIN_INTERVAL_MS) {
       return void drops.handshakeFlood++;
     }
+    if (!this.#mayVerify(now)) return void drops.handshakeFlood++;
     if (!verifyInitiation(msg, this.#ctx.me, init.initiatorKey)) return void drops.badSignature++;
     if (this.#pending && this.#winsTie(init.timestampUs)) return void drops.staleTimestamp++;
     const ephemeralPrivate = this.#ctx.randomKey();
@@ -364,6 +369,11 @@ export class Peer {
     this.#ctx.logger.debug(`peer ${this.name}: answered handshake initiation`);
   }
 
+  /** Signature checks are rationed per peer and per device, so junk cannot eat the CPU. */
+  #mayVerify(now: number): boolean {
+    return this.#verifications.take(now) && this.#ctx.mayVerify(now);
+  }
+
   /** True when our own pending initiation beats theirs (newer timestamp, then larger key). */
   #winsTie(theirTimestampUs: number): boolean {
     const ours = this.#pending!.timestampUs;
@@ -378,6 +388,7 @@ export class Peer {
     if (!pending || pending.localIndex !== resp.receiverIndex) {
       return void drops.unexpectedResponse++;
     }
+    if (!this.#mayVerify(now)) return void drops.handshakeFlood++;
     if (!verifyResponse(msg, pending.message, this.publicKey)) return void drops.badSignature++;
     const keys = deriveSessionKeys({
       ephemeralPrivate: pending.ephemeralPrivate,

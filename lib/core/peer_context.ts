@@ -24,6 +24,8 @@ export interface PeerContext {
   /** Scratch space for control frames and staged packets, MAX_DATAGRAM_BYTES long. */
   readonly scratch: Uint8Array;
   randomU32(): number;
+  /** Takes one signature check from the device-wide budget; false when it is spent. */
+  mayVerify(now: number): boolean;
   /** 32 fresh random bytes (an ephemeral private key). */
   randomKey(): Uint8Array;
   /** Reserves a fresh random session index for `peer` (a pending handshake). */
