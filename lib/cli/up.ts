@@ -43,8 +43,12 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   const peers = await devicePeers(config, file);
   if (await ipLink.exists(name)) throw new Error(`interface ${name} already exists`);
   const log = stderrLogger(name, options.debug);
-  const stop = new AbortController();
   let running: Running | undefined = undefined;
+  // Signals are ours from here on: one during set-up stops the interface once it is up.
+  const stop = new AbortController();
+  const stopped = untilSignal(stop, () => {
+    if (running) applyReload(running).then(() => {}, () => {});
+  });
   let sockets: CountedSocket[] = [];
   const startedAt = performance.now();
   const backend: AeadBackend = openOpensslAead() ?? nobleAead;
@@ -93,14 +97,14 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   });
   engine.start();
   running = { file, name, engine, log, config };
+  const current = running;
   const listen = sockets.map((s) => formatAddr(s.localAddr)).join(" ");
   const on = Object.entries(backends(engine, options.udp, backend)).map(([k, v]) => `${k}=${v}`);
   log.info(
     `interface ${name} is up: ${plural(config.peers.length, "peer")}, mtu ${config.mtu}, ` +
       `listening on ${listen}, backends: ${on.join(" ")}`,
   );
-  const current = running;
-  await runUntilSignal(stop.signal, () => applyReload(current).then(() => {}, () => {}));
+  await stopped;
   log.info(fatal ? `stopping: ${fatal.message}` : "shutting down");
   await tearDown(name, current.config, engine, iface, log);
   await control.close(); // last: `centipede down` returns when the socket is gone
@@ -143,21 +147,23 @@ async function tearDown(
   for (const hook of config.postDown) await runHook(hook, name).catch((e) => log.info(e.message));
 }
 
-/** Waits for SIGINT, SIGTERM or `abort`, calling `onHangup` for each SIGHUP meanwhile. */
-function runUntilSignal(abort: AbortSignal, onHangup: () => Promise<void>): Promise<void> {
+/**
+ * Installs the signal handlers now and resolves on SIGINT, SIGTERM or `stop.abort()` (the
+ * control socket's shutdown, a fatal engine error), calling `onHangup` for each SIGHUP meanwhile.
+ */
+function untilSignal(stop: AbortController, onHangup: () => void): Promise<void> {
   return new Promise((resolve) => {
-    const stop = () => {
-      Deno.removeSignalListener("SIGINT", stop);
-      Deno.removeSignalListener("SIGTERM", stop);
-      Deno.removeSignalListener("SIGHUP", hangup);
+    const abort = () => stop.abort();
+    const done = () => {
+      Deno.removeSignalListener("SIGINT", abort);
+      Deno.removeSignalListener("SIGTERM", abort);
+      Deno.removeSignalListener("SIGHUP", onHangup);
       resolve();
     };
-    const hangup = () => void onHangup();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-    Deno.addSignalListener("SIGHUP", hangup);
-    abort.addEventListener("abort", stop, { once: true });
-    if (abort.aborted) stop(); // `centipede down` while starting
+    Deno.addSignalListener("SIGINT", abort);
+    Deno.addSignalListener("SIGTERM", abort);
+    Deno.addSignalListener("SIGHUP", onHangup);
+    stop.signal.addEventListener("abort", done, { once: true });
   });
 }
 

@@ -75,7 +75,16 @@ export async function serveControl(options: ControlOptions): Promise<ControlServ
       return text(500, line(`internal error: ${messageOf(error)}`));
     }
   };
-  const server = Deno.serve({ path, onListen: () => {}, onError: internalError }, handler);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({ path, onListen: () => {}, onError: internalError }, handler);
+  } catch (error) {
+    // Another `up` of the same name bound the socket between our check and our bind.
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(`interface ${name} is already running (${path} is live)`);
+    }
+    throw error;
+  }
   try {
     await Deno.chmod(path, 0o600);
   } catch (error) {

@@ -1,0 +1,1169 @@
+/**
+ * centipede next to wireguard-go on the real kernel. As root:
+ *
+ *   deno run -A bench/compare.ts [--runs N] [--seconds S] [--out DIR] [--quick]
+ *
+ * For each system — bare veth (no tunnel, the floor), wireguard-go (one path), centipede over one
+ * path and centipede over two paths in `duplicate` mode — the script builds the same two-namespace
+ * topology (client namespace `a`, server namespace `b`, veth paths 10.213.K.1/24 <-> 10.213.K.2/24,
+ * tunnel 10.214.0.1/24 <-> 10.214.0.2/24), measures, and tears it down again. The systems take
+ * turns, the order reversed every other run (A B C D, D C B A, ...), so a drift of the machine
+ * hits them all alike. Per run and system:
+ *
+ * - ping RTT at rest: `ping -c 50 -i 0.01`, average;
+ * - iperf3 TCP, one flow, S seconds; meanwhile ping every 50 ms (RTT under load), and the CPU time
+ *   of the VPN processes of both ends (utime + stime from /proc/PID/stat) before and after;
+ * - iperf3 TCP, 4 flows (`-P 4`), S seconds;
+ * - iperf3 UDP flood (`-u -l 1200 -b 0`), S seconds: datagrams per second that reached the
+ *   receiver;
+ * - peak RSS (VmHWM) of each VPN process at the end.
+ *
+ * Output: a Markdown table (stdout and DIR/compare.md) of median and min-max per metric and system
+ * with ratio columns centipede / wireguard-go, DIR/compare.json with every raw sample, and
+ * DIR/compare.svg, a bar chart of throughput and RTT overhead. See docs/BENCHMARKS.md.
+ *
+ * Every process is ended by PID and every namespace deleted when a step ends, fails, or the
+ * script gets SIGINT/SIGTERM. Traffic goes only to addresses inside the namespaces made here.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type BgProcess,
+  cleanupAll,
+  cpuSeconds,
+  installSignalCleanup,
+  mustRun,
+  namespacesWithPrefix,
+  Netns,
+  peakRssKiB,
+  processName,
+  randomHex,
+  run,
+  sleep,
+  which,
+} from "./_netns.ts";
+
+/** Repository root, with a trailing slash. */
+const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+const MAIN_TS = `${REPO_ROOT}main.ts`;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+/** Command-line options. */
+export interface Options {
+  readonly runs: number;
+  readonly seconds: number;
+  readonly outDir: string;
+  readonly quick: boolean;
+}
+
+export const USAGE =
+  `usage: deno run -A bench/compare.ts [--runs N] [--seconds S] [--out DIR] [--quick]
+
+  --runs N      runs per system, alternating order (default 3; --quick: 1)
+  --seconds S   length of each iperf3 test (default 5; --quick: 3)
+  --out DIR     where compare.md, compare.json and compare.svg go (default bench/results)
+  --quick       1 run, 3-second tests
+Needs root (network namespaces, TUN).`;
+
+/** Parses the command line; throws an Error with a usage message on bad input. */
+export function parseOptions(args: readonly string[]): Options | "help" {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      runs: { type: "string" },
+      seconds: { type: "string" },
+      out: { type: "string" },
+      quick: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+  const quick = values.quick === true;
+  return {
+    runs: intOption("--runs", values.runs, quick ? 1 : 3, 1, 20),
+    seconds: intOption("--seconds", values.seconds, quick ? 3 : 5, 1, 60),
+    outDir: values.out ?? `${REPO_ROOT}bench/results`,
+    quick,
+  };
+}
+
+function intOption(name: string, text: string | undefined, dflt: number, lo: number, hi: number) {
+  if (text === undefined) return dflt;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < lo || n > hi) {
+    throw new Error(`${name} takes a whole number from ${lo} to ${hi} (got "${text}")`);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing tool output
+
+/** The summary of an iputils `ping` run. */
+export interface PingResult {
+  readonly transmitted: number;
+  readonly received: number;
+  /** Average RTT in ms; null when no reply came back. */
+  readonly avgMs: number | null;
+}
+
+/** Parses the statistics block of iputils `ping` output. */
+export function parsePing(output: string): PingResult {
+  const counts = output.match(/(\d+) packets transmitted, (\d+) (?:packets )?received/);
+  if (!counts) throw new Error(`no ping statistics in:\n${output.slice(-500)}`);
+  const rtt = output.match(/= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/);
+  return {
+    transmitted: Number(counts[1]),
+    received: Number(counts[2]),
+    avgMs: rtt ? Number(rtt[1]) : null,
+  };
+}
+
+/** What one iperf3 test delivered, from its `-J` report (receiver side). */
+export interface IperfResult {
+  /** Receiver bytes. */
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly mbps: number;
+  /** UDP only: datagrams the receiver got, per second, and what was sent. */
+  readonly receivedPps?: number;
+  readonly sentPps?: number;
+  readonly lossPercent?: number;
+}
+
+interface IperfSum {
+  bytes?: number;
+  seconds?: number;
+  // deno-lint-ignore camelcase
+  bits_per_second?: number;
+  packets?: number;
+  // deno-lint-ignore camelcase
+  lost_packets?: number;
+}
+
+/** Parses an iperf3 `-J` report; throws with iperf3's own message when the test failed. */
+export function parseIperf(json: string, udp: boolean): IperfResult {
+  let report: { error?: string; end?: Record<string, IperfSum | undefined> };
+  try {
+    report = JSON.parse(json);
+  } catch {
+    throw new Error(`iperf3 printed no JSON report: ${json.slice(0, 300)}`);
+  }
+  if (report.error) throw new Error(`iperf3: ${report.error}`);
+  const received = report.end?.sum_received ?? report.end?.sum;
+  if (received?.bytes === undefined || !received.seconds) {
+    throw new Error("iperf3 report has no receiver sum");
+  }
+  const result = {
+    bytes: received.bytes,
+    seconds: received.seconds,
+    mbps: received.bits_per_second !== undefined
+      ? received.bits_per_second / 1e6
+      : received.bytes * 8 / received.seconds / 1e6,
+  };
+  if (!udp) return result;
+  const sent = report.end?.sum_sent ?? report.end?.sum;
+  const packets = received.packets ?? sent?.packets ?? 0;
+  const lost = Math.max(0, received.lost_packets ?? 0);
+  return {
+    ...result,
+    receivedPps: (packets - lost) / received.seconds,
+    sentPps: sent?.packets !== undefined && sent.seconds ? sent.packets / sent.seconds : undefined,
+    lossPercent: packets > 0 ? 100 * lost / packets : undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Median, extremes and count of some samples. */
+export interface Stats {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+/** Stats of the finite values among `xs`; null when there are none. */
+export function stats(xs: readonly (number | null | undefined)[]): Stats | null {
+  const v = xs.filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+  if (v.length === 0) return null;
+  return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
+}
+
+/** A number with as many decimals as its size deserves: 12345, 123, 12.3, 1.23, 0.123. */
+export function formatNumber(x: number): string {
+  const a = Math.abs(x);
+  const digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+  return x.toFixed(digits);
+}
+
+/** `median (min–max)`, or just the value for one sample; `n=K` when samples are missing. */
+export function formatStats(s: Stats | null, runs: number): string {
+  if (s === null) return "—";
+  const range = s.n > 1 ? ` (${formatNumber(s.min)}–${formatNumber(s.max)})` : "";
+  const missing = s.n < runs ? ` n=${s.n}` : "";
+  return `${formatNumber(s.median)}${range}${missing}`;
+}
+
+/** `a / b` of two medians as `0.42×`, or — when either is missing or b is 0. */
+export function formatRatio(a: Stats | null, b: Stats | null): string {
+  if (a === null || b === null || b.median === 0) return "—";
+  const r = a.median / b.median;
+  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Systems and samples
+
+export type SystemId = "veth" | "wireguard-go" | "centipede-1" | "centipede-2";
+
+export interface SystemDef {
+  readonly id: SystemId;
+  readonly label: string;
+  /** Short tag for namespace names. */
+  readonly tag: string;
+  readonly tunnel: boolean;
+}
+
+export const SYSTEMS: readonly SystemDef[] = [
+  { id: "veth", label: "bare veth", tag: "veth", tunnel: false },
+  { id: "wireguard-go", label: "wireguard-go", tag: "wg", tunnel: true },
+  { id: "centipede-1", label: "centipede 1 path", tag: "cp1", tunnel: true },
+  { id: "centipede-2", label: "centipede 2 paths (duplicate)", tag: "cp2", tunnel: true },
+];
+
+/** The systems in the order of run `run` (1-based): forward on odd runs, reversed on even ones. */
+export function runOrder<T>(systems: readonly T[], run: number): T[] {
+  return run % 2 === 1 ? [...systems] : [...systems].reverse();
+}
+
+/** Everything measured for one system in one run. Null: not measured or failed. */
+export interface Sample {
+  readonly system: SystemId;
+  readonly run: number;
+  /** 1-based place of this system within its run. */
+  readonly position: number;
+  error: string | null;
+  tcp1Mbps: number | null;
+  tcp4Mbps: number | null;
+  udpPps: number | null;
+  udpSentPps: number | null;
+  udpLossPercent: number | null;
+  rttRestMs: number | null;
+  rttLoadMs: number | null;
+  rttLoadLossPercent: number | null;
+  /** CPU seconds of the VPN processes of both ends during the single-flow TCP test. */
+  cpuSeconds: number | null;
+  /** Gigabits the receiver got in the single-flow TCP test. */
+  tcp1Gigabits: number | null;
+  cpuPerGbit: number | null;
+  /** VmHWM of each VPN process, KiB. */
+  rssKiB: number[];
+  /** Extra facts, e.g. centipede's backends line or the wireguard-go link type. */
+  notes: string[];
+}
+
+function emptySample(system: SystemId, run: number, position: number): Sample {
+  return {
+    system,
+    run,
+    position,
+    error: null,
+    tcp1Mbps: null,
+    tcp4Mbps: null,
+    udpPps: null,
+    udpSentPps: null,
+    udpLossPercent: null,
+    rttRestMs: null,
+    rttLoadMs: null,
+    rttLoadLossPercent: null,
+    cpuSeconds: null,
+    tcp1Gigabits: null,
+    cpuPerGbit: null,
+    rssKiB: [],
+    notes: [],
+  };
+}
+
+/** One row of the results table. */
+export interface MetricDef {
+  readonly key: string;
+  readonly label: string;
+  /** Only tunnels have it (no VPN process on bare veth). */
+  readonly tunnelOnly: boolean;
+  /** The value of a sample; `all` gives access to the other samples (for overheads). */
+  readonly value: (s: Sample, all: readonly Sample[]) => number | null;
+}
+
+/** RTT of `s` minus the bare-veth RTT of the same run (the median over runs when missing). */
+function overhead(s: Sample, all: readonly Sample[], pick: (x: Sample) => number | null) {
+  const own = pick(s);
+  if (own === null) return null;
+  const veth = all.filter((x) => x.system === "veth");
+  const sameRun = veth.find((x) => x.run === s.run);
+  const floor = (sameRun ? pick(sameRun) : null) ?? stats(veth.map(pick))?.median ?? null;
+  return floor === null ? null : own - floor;
+}
+
+export const METRICS: readonly MetricDef[] = [
+  { key: "tcp1", label: "TCP 1 flow (Mbit/s)", tunnelOnly: false, value: (s) => s.tcp1Mbps },
+  { key: "tcp4", label: "TCP 4 flows (Mbit/s)", tunnelOnly: false, value: (s) => s.tcp4Mbps },
+  { key: "udp", label: "UDP received (packets/s)", tunnelOnly: false, value: (s) => s.udpPps },
+  { key: "rttRest", label: "ping RTT at rest (ms)", tunnelOnly: false, value: (s) => s.rttRestMs },
+  {
+    key: "rttLoad",
+    label: "ping RTT under load (ms)",
+    tunnelOnly: false,
+    value: (s) => s.rttLoadMs,
+  },
+  {
+    key: "overheadRest",
+    label: "RTT overhead at rest (ms)",
+    tunnelOnly: true,
+    value: (s, all) => overhead(s, all, (x) => x.rttRestMs),
+  },
+  {
+    key: "overheadLoad",
+    label: "RTT overhead under load (ms)",
+    tunnelOnly: true,
+    value: (s, all) => overhead(s, all, (x) => x.rttLoadMs),
+  },
+  {
+    key: "cpuPerGbit",
+    label: "CPU seconds per Gbit (both ends)",
+    tunnelOnly: true,
+    value: (s) => s.cpuPerGbit,
+  },
+  {
+    key: "rss",
+    label: "peak RSS per VPN process (MiB)",
+    tunnelOnly: true,
+    value: (s) => (s.rssKiB.length === 0 ? null : Math.max(...s.rssKiB) / 1024),
+  },
+];
+
+/** Stats of every metric for every system: `table[metricKey][systemId]`. */
+export type Summary = Record<string, Record<string, Stats | null>>;
+
+export function summarize(samples: readonly Sample[]): Summary {
+  const summary: Summary = {};
+  for (const m of METRICS) {
+    summary[m.key] = {};
+    for (const sys of SYSTEMS) {
+      const own = samples.filter((s) => s.system === sys.id && s.error === null);
+      summary[m.key][sys.id] = m.tunnelOnly && !sys.tunnel
+        ? null
+        : stats(own.map((s) => m.value(s, samples)));
+    }
+  }
+  return summary;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+/** Facts about the machine and the run, printed above the table. */
+export interface MachineInfo {
+  readonly date: string;
+  readonly command: string;
+  readonly nproc: number;
+  readonly cpu: string;
+  readonly kernel: string;
+  readonly deno: string;
+  readonly wireguardGo: string;
+  readonly iperf3: string;
+  readonly commit: string;
+}
+
+/** The results table: one row per metric, one column per system, then the ratios. */
+export function renderTable(summary: Summary, runs: number): string {
+  const header = [
+    "metric",
+    ...SYSTEMS.map((s) => s.label),
+    "centipede 1 path / wireguard-go",
+    "centipede 2 paths / wireguard-go",
+  ];
+  const rows = METRICS.map((m) => {
+    const cells = SYSTEMS.map((s) => formatStats(summary[m.key][s.id], runs));
+    const wg = summary[m.key]["wireguard-go"];
+    return [
+      m.label,
+      ...cells,
+      formatRatio(summary[m.key]["centipede-1"], wg),
+      formatRatio(summary[m.key]["centipede-2"], wg),
+    ];
+  });
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** The whole Markdown report: machine facts, the table, notes and failures. */
+export function renderMarkdown(
+  info: MachineInfo,
+  options: Options,
+  samples: readonly Sample[],
+  warnings: readonly string[],
+): string {
+  const summary = summarize(samples);
+  const notes = [...new Set(samples.flatMap((s) => s.notes.map((n) => `${s.system}: ${n}`)))];
+  const failures = samples.filter((s) => s.error !== null);
+  const out = [
+    `### centipede vs wireguard-go, ${info.date}`,
+    "",
+    `- command: \`${info.command}\``,
+    `- machine: ${info.nproc} CPUs (${info.cpu}), Linux ${info.kernel}; Deno ${info.deno}; ` +
+    `${info.wireguardGo}; ${info.iperf3}; centipede at ${info.commit}`,
+    `- ${options.runs} run(s) per system, order reversed every other run; ${options.seconds} s ` +
+    "per iperf3 test; cells are median (min–max) over runs; ratios are of medians",
+    "",
+    renderTable(summary, options.runs),
+    "",
+  ];
+  if (notes.length > 0) out.push(...notes.map((n) => `- ${n}`), "");
+  if (failures.length > 0 || warnings.length > 0) {
+    out.push("**Failures and warnings:**", "");
+    for (const w of warnings) out.push(`- ${w}`);
+    for (const f of failures) out.push(`- run ${f.run}, ${f.system}: ${oneLine(f.error ?? "")}`);
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " / ").slice(0, 400);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+interface Bar {
+  readonly stats: Stats | null;
+  readonly color: string;
+}
+
+interface Group {
+  readonly label: string;
+  readonly bars: readonly Bar[];
+}
+
+interface Panel {
+  readonly title: string;
+  readonly x: number;
+  readonly width: number;
+  readonly log: boolean;
+  readonly groups: readonly Group[];
+}
+
+const CHART_TOP = 70;
+const CHART_HEIGHT = 260;
+
+/** Maps a value to a y pixel within a panel's plot area. */
+function scaleFor(panel: Panel): { y: (v: number) => number; ticks: number[] } {
+  const values = panel.groups.flatMap((g) =>
+    g.bars.flatMap((b) => (b.stats ? [b.stats.min, b.stats.max, b.stats.median] : []))
+  );
+  const bottom = CHART_TOP + CHART_HEIGHT;
+  if (panel.log) {
+    const pos = values.filter((v) => v > 0);
+    const lo = Math.floor(Math.log10(Math.min(...pos, 10)));
+    const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...pos, 10))));
+    const y = (v: number) =>
+      bottom - (Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo) * CHART_HEIGHT;
+    return { y, ticks: Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) };
+  }
+  const lo = Math.min(0, ...values);
+  const hi = Math.max(lo + 1e-3, ...values) * 1.1;
+  const step = niceStep((hi - lo) / 5);
+  const ticks: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) {
+    ticks.push(Number(t.toPrecision(6)));
+  }
+  return { y: (v: number) => bottom - (v - lo) / (hi - lo) * CHART_HEIGHT, ticks };
+}
+
+function niceStep(raw: number): number {
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+function renderPanel(panel: Panel): string {
+  const { y, ticks } = scaleFor(panel);
+  const left = panel.x + 50;
+  const plotWidth = panel.width - 60;
+  const parts = [
+    `<text x="${panel.x + panel.width / 2}" y="40" text-anchor="middle" font-weight="bold">` +
+    `${escapeXml(panel.title)}</text>`,
+  ];
+  for (const t of ticks) {
+    const ty = y(t).toFixed(1);
+    parts.push(
+      `<line x1="${left}" y1="${ty}" x2="${left + plotWidth}" y2="${ty}" stroke="#ddd"/>`,
+      `<text x="${left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle" ` +
+        `font-size="11">${escapeXml(formatNumber(t))}</text>`,
+    );
+  }
+  const groupWidth = plotWidth / panel.groups.length;
+  panel.groups.forEach((g, gi) => {
+    const barWidth = Math.min(36, (groupWidth - 20) / g.bars.length);
+    const start = left + gi * groupWidth + (groupWidth - barWidth * g.bars.length) / 2;
+    g.bars.forEach((b, bi) => parts.push(renderBar(b, start + bi * barWidth, barWidth, y)));
+    parts.push(
+      `<text x="${(left + (gi + 0.5) * groupWidth).toFixed(1)}" y="${
+        CHART_TOP + CHART_HEIGHT + 18
+      }" ` +
+        `text-anchor="middle" font-size="11">${escapeXml(g.label)}</text>`,
+    );
+  });
+  const zero = y(panel.log ? ticks[0] : 0).toFixed(1);
+  parts.push(
+    `<line x1="${left}" y1="${zero}" x2="${left + plotWidth}" y2="${zero}" stroke="#333"/>`,
+  );
+  return parts.join("\n");
+}
+
+function renderBar(b: Bar, x: number, w: number, y: (v: number) => number): string {
+  const cx = (x + w / 2).toFixed(1);
+  if (b.stats === null) {
+    return `<text x="${cx}" y="${y(0) - 4}" text-anchor="middle" font-size="10">n/a</text>`;
+  }
+  const base = y(0) > CHART_TOP + CHART_HEIGHT ? CHART_TOP + CHART_HEIGHT : y(0);
+  const top = y(b.stats.median);
+  const [y0, y1] = top < base ? [top, base] : [base, top];
+  return [
+    `<rect x="${(x + 1).toFixed(1)}" y="${y0.toFixed(1)}" width="${(w - 2).toFixed(1)}" ` +
+    `height="${Math.max(0.5, y1 - y0).toFixed(1)}" fill="${b.color}"/>`,
+    `<line x1="${cx}" y1="${y(b.stats.min).toFixed(1)}" x2="${cx}" y2="${
+      y(b.stats.max).toFixed(1)
+    }" stroke="#000"/>`,
+    `<text x="${cx}" y="${(Math.min(y0, y(b.stats.max)) - 4).toFixed(1)}" text-anchor="middle" ` +
+    `font-size="10">${escapeXml(formatNumber(b.stats.median))}</text>`,
+  ].join("\n");
+}
+
+function legend(items: readonly [string, string][], x: number, y: number): string {
+  return items.map(([label, color], i) => {
+    const lx = x + i * 150;
+    return `<rect x="${lx}" y="${y - 9}" width="12" height="12" fill="${color}"/>` +
+      `<text x="${lx + 16}" y="${y + 1}" font-size="11">${escapeXml(label)}</text>`;
+  }).join("\n");
+}
+
+const COLORS = ["#4e79a7", "#f28e2b"];
+
+/** The bar chart: throughput (log scale) and RTT overhead per system, with min–max whiskers. */
+export function renderSvg(samples: readonly Sample[], title: string): string {
+  const summary = summarize(samples);
+  const short: Record<SystemId, string> = {
+    "veth": "bare veth",
+    "wireguard-go": "wireguard-go",
+    "centipede-1": "centipede 1p",
+    "centipede-2": "centipede 2p dup",
+  };
+  const throughput: Panel = {
+    title: "Throughput, Mbit/s (log scale)",
+    x: 0,
+    width: 480,
+    log: true,
+    groups: SYSTEMS.map((s) => ({
+      label: short[s.id],
+      bars: [
+        { stats: summary.tcp1[s.id], color: COLORS[0] },
+        { stats: summary.tcp4[s.id], color: COLORS[1] },
+      ],
+    })),
+  };
+  const rtt: Panel = {
+    title: "RTT overhead over bare veth, ms",
+    x: 500,
+    width: 400,
+    log: false,
+    groups: SYSTEMS.filter((s) => s.tunnel).map((s) => ({
+      label: short[s.id],
+      bars: [
+        { stats: summary.overheadRest[s.id], color: COLORS[0] },
+        { stats: summary.overheadLoad[s.id], color: COLORS[1] },
+      ],
+    })),
+  };
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="920" height="380" viewBox="0 0 920 380" ` +
+    `font-family="sans-serif" font-size="12">`,
+    `<rect width="920" height="380" fill="#fff"/>`,
+    `<text x="460" y="18" text-anchor="middle" font-size="13">${escapeXml(title)}</text>`,
+    renderPanel(throughput),
+    renderPanel(rtt),
+    legend([["TCP 1 flow", COLORS[0]], ["TCP 4 flows", COLORS[1]]], 60, 365),
+    legend([["at rest", COLORS[0]], ["under load (1 TCP flow)", COLORS[1]]], 560, 365),
+    `</svg>`,
+    "",
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools and machine
+
+const PACKAGES: readonly [string, string][] = [
+  ["iperf3", "iperf3"],
+  ["ping", "iputils-ping"],
+  ["wg", "wireguard-tools"],
+  ["wireguard-go", "wireguard-go"],
+];
+
+/** Installs the Debian packages of missing tools (apt-get update && apt-get install -y ...). */
+async function ensureTools(): Promise<void> {
+  const missing = PACKAGES.filter(([cmd]) => which(cmd) === null).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  log(`installing ${missing.join(" ")} with apt-get`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  const lock = ["-o", "DPkg::Lock::Timeout=300"];
+  const update = await run(["apt-get", ...lock, "update"], { env, timeoutMs: 600_000 });
+  const install = update.success
+    ? await run(["apt-get", ...lock, "install", "-y", "--no-install-recommends", ...missing], {
+      env,
+      timeoutMs: 600_000,
+    })
+    : update;
+  if (!install.success) log(`apt-get failed:\n${(install.stderr || install.stdout).slice(-1500)}`);
+  for (const cmd of ["iperf3", "ping"]) {
+    if (which(cmd) === null) throw new Error(`${cmd} is missing and could not be installed`);
+  }
+}
+
+async function firstLine(argv: string[]): Promise<string> {
+  const r = await run(argv, { timeoutMs: 30_000, cwd: REPO_ROOT }).catch(() => null);
+  return (r?.stdout || r?.stderr || "").trim().split("\n")[0] || "unknown";
+}
+
+async function machineInfo(args: readonly string[]): Promise<MachineInfo> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const dirty = (await run(["git", "status", "--porcelain"], { cwd: REPO_ROOT })).stdout.trim();
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    command: ["deno", "run", "-A", "bench/compare.ts", ...args].join(" "),
+    nproc: navigator.hardwareConcurrency,
+    cpu: cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU",
+    kernel: Deno.osRelease(),
+    deno: Deno.version.deno,
+    wireguardGo: which("wireguard-go")
+      ? await firstLine(["wireguard-go", "--version"])
+      : "wireguard-go missing",
+    iperf3: (await firstLine(["iperf3", "--version"])).replace(/ \(.*\)$/, ""),
+    commit: `${await firstLine(["git", "rev-parse", "--short", "HEAD"])}${
+      dirty ? " (with uncommitted changes)" : ""
+    }`,
+  };
+}
+
+function log(message: string): void {
+  console.error(`[compare] ${message}`);
+}
+
+function loud(message: string): void {
+  const bar = "!".repeat(78);
+  console.error(`\n${bar}\n!! ${message.split("\n").join("\n!! ")}\n${bar}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topologies
+
+/** What a built topology offers to the measurements. */
+interface Topology {
+  readonly client: string;
+  readonly server: string;
+  /** Address of the server end that traffic goes to (through the tunnel, if any). */
+  readonly target: string;
+  /** PIDs of the VPN processes of both ends. */
+  readonly vpnPids: number[];
+  readonly notes: string[];
+}
+
+const PORT = 51820;
+const MTU = 1420;
+const TUN_CLIENT = "10.214.0.1";
+const TUN_SERVER = "10.214.0.2";
+
+/** Namespaces `a` (client) and `b` (server) joined by `paths` veth pairs p1, p2, ... */
+async function buildPaths(net: Netns, paths: number) {
+  const client = await net.addNamespace("a");
+  const server = await net.addNamespace("b");
+  const clientIps: string[] = [];
+  const serverIps: string[] = [];
+  for (let k = 1; k <= paths; k++) {
+    clientIps.push(`10.213.${k}.1`);
+    serverIps.push(`10.213.${k}.2`);
+    await net.addVeth(client, server, `p${k}`, `10.213.${k}.1/24`, `10.213.${k}.2/24`);
+  }
+  return { client, server, clientIps, serverIps };
+}
+
+/** Pings `target` from `ns` once a second-ish until a reply comes (at most `tries` tries). */
+async function waitForPing(net: Netns, ns: string, target: string, tries = 30): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    const r = await net.exec(ns, ["ping", "-c", "1", "-W", "1", target], { timeoutMs: 5_000 });
+    if (r.success) return;
+    await sleep(200);
+  }
+  throw new Error(`no ping reply from ${target} within ${tries} tries`);
+}
+
+async function setupVeth(net: Netns): Promise<Topology> {
+  const { client, server, serverIps } = await buildPaths(net, 1);
+  await waitForPing(net, client, serverIps[0]);
+  return { client, server, target: serverIps[0], vpnPids: [], notes: [] };
+}
+
+/** A WireGuard key pair from `wg genkey` / `wg pubkey`. */
+interface WgKeys {
+  readonly privateKey: string;
+  readonly publicKey: string;
+}
+
+async function wgKeyPair(): Promise<WgKeys> {
+  const privateKey = (await mustRun(["wg", "genkey"])).stdout.trim();
+  const publicKey = (await mustRun(["wg", "pubkey"], { stdin: `${privateKey}\n` })).stdout.trim();
+  return { privateKey, publicKey };
+}
+
+/** wireguard-go in both namespaces over one path; interface names are unique per script run. */
+async function setupWireguardGo(
+  net: Netns,
+  keys: readonly [WgKeys, WgKeys],
+  hex: string,
+): Promise<Topology> {
+  const { client, server, serverIps } = await buildPaths(net, 1);
+  const dir = await net.tempDir();
+  const ends = [
+    { ns: client, name: `wg${hex}a`, keys: keys[0], peer: keys[1], addr: TUN_CLIENT },
+    { ns: server, name: `wg${hex}b`, keys: keys[1], peer: keys[0], addr: TUN_SERVER },
+  ];
+  const pids: number[] = [];
+  for (const [i, end] of ends.entries()) {
+    const sock = `/var/run/wireguard/${end.name}.sock`;
+    net.removeAtCleanup(sock);
+    const proc = net.spawn(end.ns, end.name, ["wireguard-go", "-f", end.name], {
+      env: { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" },
+    });
+    await waitForFile(sock, proc, 10_000);
+    pids.push(proc.pid);
+    const keyFile = `${dir}/${end.name}.key`;
+    await Deno.writeTextFile(keyFile, `${end.keys.privateKey}\n`, { mode: 0o600 });
+    const peerArgs = [
+      "peer",
+      end.peer.publicKey,
+      "allowed-ips",
+      `${i === 0 ? TUN_SERVER : TUN_CLIENT}/32`,
+    ];
+    if (i === 0) peerArgs.push("endpoint", `${serverIps[0]}:${PORT}`);
+    await net.mustExec(end.ns, [
+      "wg",
+      "set",
+      end.name,
+      "private-key",
+      keyFile,
+      "listen-port",
+      String(PORT),
+      ...peerArgs,
+    ]);
+    await net.mustExec(end.ns, ["ip", "addr", "add", `${end.addr}/24`, "dev", end.name]);
+    await net.mustExec(end.ns, ["ip", "link", "set", "dev", end.name, "mtu", String(MTU), "up"]);
+  }
+  const link = (await net.mustExec(client, ["ip", "-d", "link", "show", "dev", ends[0].name]))
+    .stdout;
+  if (!/\btun\b/.test(link)) {
+    throw new Error(`${ends[0].name} is not a TUN device (not wireguard-go?):\n${link}`);
+  }
+  await waitForPing(net, client, TUN_SERVER);
+  return {
+    client,
+    server,
+    target: TUN_SERVER,
+    vpnPids: pids,
+    notes: ["userspace (TUN device), one path; kernel WireGuard not used"],
+  };
+}
+
+async function waitForFile(path: string, proc: BgProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exited) throw new Error(`${proc.name} exited:\n${proc.tail()}`);
+    try {
+      await Deno.stat(path);
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`${proc.name} made no ${path} within ${timeoutMs} ms:\n${proc.tail()}`);
+}
+
+/** A centipede key pair from `main.ts genkey` / `main.ts pubkey`. */
+async function centipedeKeyPair(): Promise<WgKeys> {
+  const deno = Deno.execPath();
+  const gen = await mustRun([deno, "run", "-A", MAIN_TS, "genkey"], {
+    cwd: REPO_ROOT,
+    timeoutMs: 120_000,
+  });
+  const privateKey = gen.stdout.trim();
+  const pub = await mustRun([deno, "run", "-A", MAIN_TS, "pubkey"], {
+    cwd: REPO_ROOT,
+    stdin: `${privateKey}\n`,
+    timeoutMs: 60_000,
+  });
+  return { privateKey, publicKey: pub.stdout.trim() };
+}
+
+/** The text of a centipede config file. */
+export function centipedeConfig(c: {
+  privateKey: string;
+  address: string;
+  binds: readonly string[];
+  peerKey: string;
+  endpoints: readonly string[];
+  allowed: string;
+}): string {
+  const lines = [
+    "[Interface]",
+    `PrivateKey = ${c.privateKey}`,
+    `Address = ${c.address}`,
+    `ListenPort = ${PORT}`,
+    `MTU = ${MTU}`,
+    `Bind = ${c.binds.join(", ")}`,
+    "",
+    "[Peer]",
+    `PublicKey = ${c.peerKey}`,
+    `AllowedIPs = ${c.allowed}`,
+    "Mode = duplicate",
+  ];
+  if (c.endpoints.length > 0) lines.push(`Endpoint = ${c.endpoints.join(", ")}`);
+  return lines.join("\n") + "\n";
+}
+
+const CENTIPEDE_IFACE = "cpbench0";
+
+/** centipede in both namespaces over `paths` veth pairs; the client alone knows the endpoints. */
+async function setupCentipede(
+  net: Netns,
+  keys: readonly [WgKeys, WgKeys],
+  paths: number,
+): Promise<Topology> {
+  const { client, server, clientIps, serverIps } = await buildPaths(net, paths);
+  const dir = await net.tempDir();
+  const ends = [
+    {
+      ns: client,
+      side: "a",
+      text: centipedeConfig({
+        privateKey: keys[0].privateKey,
+        address: `${TUN_CLIENT}/24`,
+        binds: clientIps,
+        peerKey: keys[1].publicKey,
+        endpoints: serverIps.map((ip) => `${ip}:${PORT}`),
+        allowed: `${TUN_SERVER}/32`,
+      }),
+    },
+    {
+      ns: server,
+      side: "b",
+      text: centipedeConfig({
+        privateKey: keys[1].privateKey,
+        address: `${TUN_SERVER}/24`,
+        binds: serverIps,
+        peerKey: keys[0].publicKey,
+        endpoints: [],
+        allowed: `${TUN_CLIENT}/32`,
+      }),
+    },
+  ];
+  const procs = await Promise.all(ends.map(async (end) => {
+    const sideDir = `${dir}/${end.side}`;
+    await Deno.mkdir(`${sideDir}/run`, { recursive: true, mode: 0o700 });
+    const conf = `${sideDir}/${CENTIPEDE_IFACE}.conf`;
+    await Deno.writeTextFile(conf, end.text, { mode: 0o600 });
+    await Deno.chmod(conf, 0o600);
+    const proc = net.spawn(end.ns, `centipede-${end.side}`, [
+      Deno.execPath(),
+      "run",
+      "-A",
+      MAIN_TS,
+      "up",
+      conf,
+    ], { cwd: REPO_ROOT, env: { CENTIPEDE_CONTROL_DIR: `${sideDir}/run` } });
+    const ready = await proc.waitForLine(new RegExp(`interface ${CENTIPEDE_IFACE} is up`), 60_000);
+    return { proc, ready };
+  }));
+  await waitForPing(net, client, TUN_SERVER);
+  const backends = procs[0].ready.match(/backends: (.*)$/)?.[1];
+  return {
+    client,
+    server,
+    target: TUN_SERVER,
+    vpnPids: procs.map((p) => p.proc.pid),
+    notes: backends ? [`backends ${backends}`] : [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+function iperfArgv(target: string, seconds: number, extra: string[]): string[] {
+  return [
+    "iperf3",
+    "-c",
+    target,
+    "-t",
+    String(seconds),
+    "-J",
+    "--connect-timeout",
+    "5000",
+    ...extra,
+  ];
+}
+
+async function iperf(
+  net: Netns,
+  topo: Topology,
+  seconds: number,
+  extra: string[],
+): Promise<IperfResult> {
+  const r = await net.exec(topo.client, iperfArgv(topo.target, seconds, extra), {
+    timeoutMs: (seconds + 30) * 1000,
+  });
+  if (r.timedOut) throw new Error(`iperf3 ${extra.join(" ")} timed out`);
+  return parseIperf(r.stdout || r.stderr, extra.includes("-u"));
+}
+
+async function ping(net: Netns, topo: Topology, argv: string[], timeoutMs: number) {
+  const r = await net.exec(topo.client, ["ping", "-q", ...argv, topo.target], { timeoutMs });
+  return parsePing(r.stdout);
+}
+
+async function vpnCpuSeconds(pids: readonly number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += await cpuSeconds(pid);
+  return total;
+}
+
+/** The single-flow TCP test with ping alongside and the VPN's CPU time around it. */
+async function tcpUnderLoad(net: Netns, topo: Topology, seconds: number, sample: Sample) {
+  const cpuBefore = await vpnCpuSeconds(topo.vpnPids);
+  const interval = 0.05;
+  const count = Math.max(5, Math.floor((seconds - 1.5) / interval));
+  const loaded = sleep(500).then(() =>
+    ping(
+      net,
+      topo,
+      ["-i", String(interval), "-c", String(count), "-W", "2", "-w", String(seconds)],
+      (seconds + 10) * 1000,
+    )
+  );
+  const [tcp, pingLoad] = await Promise.all([iperf(net, topo, seconds, []), loaded]);
+  const cpuAfter = await vpnCpuSeconds(topo.vpnPids);
+  sample.tcp1Mbps = tcp.mbps;
+  sample.tcp1Gigabits = tcp.bytes * 8 / 1e9;
+  sample.rttLoadMs = pingLoad.avgMs;
+  sample.rttLoadLossPercent = 100 * (1 - pingLoad.received / Math.max(1, pingLoad.transmitted));
+  if (topo.vpnPids.length > 0) {
+    sample.cpuSeconds = cpuAfter - cpuBefore;
+    sample.cpuPerGbit = sample.tcp1Gigabits > 0 ? sample.cpuSeconds / sample.tcp1Gigabits : null;
+  }
+}
+
+/** Runs every test against a built topology and fills `sample`. */
+async function measure(net: Netns, topo: Topology, seconds: number, sample: Sample) {
+  for (const pid of topo.vpnPids) {
+    sample.notes.push(`VPN process: ${await processName(pid) ?? "gone"}`);
+  }
+  const server = net.spawn(topo.server, "iperf3-server", ["iperf3", "-s", "--forceflush"]);
+  await server.waitForLine(/Server listening/, 10_000);
+  const rest = await ping(net, topo, ["-c", "50", "-i", "0.01", "-W", "1", "-w", "10"], 20_000);
+  sample.rttRestMs = rest.avgMs;
+  await tcpUnderLoad(net, topo, seconds, sample);
+  await sleep(300);
+  sample.tcp4Mbps = (await iperf(net, topo, seconds, ["-P", "4"])).mbps;
+  await sleep(300);
+  const udp = await iperf(net, topo, seconds, ["-u", "-l", "1200", "-b", "0"]);
+  sample.udpPps = udp.receivedPps ?? null;
+  sample.udpSentPps = udp.sentPps ?? null;
+  sample.udpLossPercent = udp.lossPercent ?? null;
+  for (const pid of topo.vpnPids) sample.rssKiB.push(await peakRssKiB(pid));
+  for (const pid of topo.vpnPids) {
+    if (await processName(pid) === null) {
+      throw new Error(`VPN process ${pid} died during the tests`);
+    }
+  }
+}
+
+function describe(s: Sample): string {
+  const f = (x: number | null, unit: string) => (x === null ? "n/a" : `${formatNumber(x)}${unit}`);
+  return [
+    `tcp1 ${f(s.tcp1Mbps, " Mbit/s")}`,
+    `tcp4 ${f(s.tcp4Mbps, " Mbit/s")}`,
+    `udp ${f(s.udpPps, " pps")}`,
+    `rtt ${f(s.rttRestMs, " ms")} / loaded ${f(s.rttLoadMs, " ms")}`,
+    `cpu ${f(s.cpuPerGbit, " s/Gbit")}`,
+    `rss ${s.rssKiB.length ? f(Math.max(...s.rssKiB) / 1024, " MiB") : "n/a"}`,
+  ].join(", ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+interface Keys {
+  wg: readonly [WgKeys, WgKeys] | null;
+  centipede: readonly [WgKeys, WgKeys];
+}
+
+async function buildTopology(net: Netns, system: SystemId, keys: Keys, hex: string) {
+  switch (system) {
+    case "veth":
+      return await setupVeth(net);
+    case "wireguard-go":
+      if (keys.wg === null) throw new Error("wireguard-go or wg is not installed");
+      return await setupWireguardGo(net, keys.wg, hex);
+    case "centipede-1":
+      return await setupCentipede(net, keys.centipede, 1);
+    case "centipede-2":
+      return await setupCentipede(net, keys.centipede, 2);
+  }
+}
+
+async function runOne(
+  system: SystemDef,
+  run: number,
+  position: number,
+  ctx: { prefix: string; hex: string; keys: Keys; seconds: number },
+): Promise<Sample> {
+  const sample = emptySample(system.id, run, position);
+  const net = new Netns(`${ctx.prefix}-${system.tag}r${run}`);
+  const started = performance.now();
+  try {
+    const topo = await buildTopology(net, system.id, ctx.keys, ctx.hex);
+    sample.notes.push(...topo.notes);
+    await measure(net, topo, ctx.seconds, sample);
+  } catch (error) {
+    sample.error = (error as Error).message;
+    const dying = net.processes.filter((p) => p.exited).map((p) => `${p.name}: ${p.tail(5)}`);
+    if (dying.length > 0) sample.error += `\nexited processes:\n${dying.join("\n")}`;
+  } finally {
+    await net.cleanup();
+  }
+  const took = ((performance.now() - started) / 1000).toFixed(1);
+  if (sample.error !== null) {
+    loud(`run ${run}: ${system.label} FAILED (${took} s):\n${sample.error}`);
+  } else {
+    log(`run ${run}: ${system.label} (${took} s): ${describe(sample)}`);
+  }
+  return sample;
+}
+
+async function makeKeys(warnings: string[]): Promise<Keys> {
+  let wg: Keys["wg"] = null;
+  if (which("wg") === null || which("wireguard-go") === null) {
+    const msg = "wireguard-go (or wg) is NOT installed: the wireguard-go column will be empty";
+    loud(msg);
+    warnings.push(msg);
+  } else {
+    wg = [await wgKeyPair(), await wgKeyPair()];
+  }
+  log("generating centipede keys (main.ts genkey/pubkey)");
+  const centipede = [await centipedeKeyPair(), await centipedeKeyPair()] as const;
+  return { wg, centipede };
+}
+
+async function writeOutputs(
+  outDir: string,
+  markdown: string,
+  svg: string,
+  json: unknown,
+): Promise<void> {
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(`${outDir}/compare.md`, markdown);
+  await Deno.writeTextFile(`${outDir}/compare.svg`, svg);
+  await Deno.writeTextFile(`${outDir}/compare.json`, JSON.stringify(json, null, 2) + "\n");
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  let parsed: Options | "help";
+  try {
+    parsed = parseOptions(args);
+  } catch (error) {
+    console.error(`compare: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const options = parsed;
+  if (Deno.uid() !== 0) {
+    console.error("compare: needs root (network namespaces, veth, TUN); run it as root");
+    return 1;
+  }
+  installSignalCleanup();
+  const warnings: string[] = [];
+  await ensureTools();
+  const info = await machineInfo(args);
+  const keys = await makeKeys(warnings);
+  const hex = randomHex(4);
+  const prefix = `cpb${hex}`;
+  const perSystem = 3 * (options.seconds + 2) + 6;
+  log(
+    `namespaces ${prefix}-*; ${options.runs} run(s) x ${SYSTEMS.length} systems, ` +
+      `about ${Math.ceil(options.runs * SYSTEMS.length * perSystem / 60)} minutes`,
+  );
+  const samples: Sample[] = [];
+  for (let r = 1; r <= options.runs; r++) {
+    for (const [i, system] of runOrder(SYSTEMS, r).entries()) {
+      samples.push(await runOne(system, r, i + 1, { prefix, hex, keys, seconds: options.seconds }));
+    }
+  }
+  const left = await namespacesWithPrefix(prefix);
+  if (left.length > 0) {
+    const msg = `namespaces left behind: ${left.join(" ")}`;
+    loud(msg);
+    warnings.push(msg);
+  }
+  for (const s of samples.filter((x) => x.system === "wireguard-go" && x.error !== null)) {
+    warnings.push(`WIREGUARD-GO FAILED in run ${s.run}; see below`);
+  }
+  const markdown = renderMarkdown(info, options, samples, warnings);
+  const svg = renderSvg(samples, `centipede vs wireguard-go, ${info.date}, ${info.nproc} CPUs`);
+  await writeOutputs(options.outDir, markdown, svg, {
+    info,
+    options,
+    namespacePrefix: prefix,
+    metrics: METRICS.map((m) => ({ key: m.key, label: m.label })),
+    summary: summarize(samples),
+    samples,
+    warnings,
+  });
+  console.log(markdown);
+  log(`wrote ${options.outDir}/compare.md, compare.json, compare.svg`);
+  return samples.some((s) => s.error !== null) ? 1 : 0;
+}
+
+if (import.meta.main) {
+  let code = 1;
+  try {
+    code = await main(Deno.args);
+  } catch (error) {
+    console.error(`compare: ${(error as Error).stack ?? error}`);
+  } finally {
+    await cleanupAll();
+  }
+  Deno.exit(code);
+}
