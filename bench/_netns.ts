@@ -241,6 +241,18 @@ export class BgProcess {
 }
 
 const live = new Set<Netns>();
+const prefixes = new Set<string>();
+let stopping = false;
+
+/** True once SIGINT or SIGTERM arrived: no new namespace or process may be made. */
+export function isStopping(): boolean {
+  return stopping;
+}
+
+function refuseWhenClosed(closed: boolean, what: string): void {
+  if (stopping) throw new Error(`stopping on a signal: not making ${what}`);
+  if (closed) throw new Error(`already cleaned up: not making ${what}`);
+}
 
 /**
  * A set of namespaces made for one benchmark step, with everything started in them. Namespaces
@@ -254,16 +266,24 @@ export class Netns {
   readonly #files: string[] = [];
   #cleaned: Promise<void> | undefined;
 
-  constructor(prefix: string) {
+  /**
+   * `sweepPrefix` (a leading part of `prefix`) marks every namespace of this script run: after a
+   * signal, {@link sweep} deletes whatever namespace with that prefix is still there.
+   */
+  constructor(prefix: string, sweepPrefix = prefix) {
+    refuseWhenClosed(false, `namespaces ${prefix}-*`);
     this.prefix = prefix;
+    prefixes.add(sweepPrefix);
     live.add(this);
   }
 
   /** Creates namespace `PREFIX-ROLE` with its loopback up. */
   async addNamespace(role: string): Promise<string> {
     const ns = `${this.prefix}-${role}`;
-    await mustRun(["ip", "netns", "add", ns]);
+    refuseWhenClosed(this.#cleaned !== undefined, `namespace ${ns}`);
+    // Listed before it exists, so that a cleanup racing with this creation still deletes it.
     this.namespaces.push(ns);
+    await mustRun(["ip", "netns", "add", ns]);
     await mustRun(["ip", "-n", ns, "link", "set", "lo", "up"]);
     return ns;
   }
@@ -303,6 +323,7 @@ export class Netns {
 
   /** Starts a long-lived process inside `ns`; cleanup ends it by PID. */
   spawn(ns: string, name: string, argv: readonly string[], options: SpawnOptions = {}) {
+    refuseWhenClosed(this.#cleaned !== undefined, `process ${name}`);
     const proc = new BgProcess(name, inNs(ns, argv), options);
     this.processes.push(proc);
     return proc;
@@ -329,14 +350,7 @@ export class Netns {
 
   async #cleanup(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.stop(5_000).catch(() => {})));
-    for (const ns of this.namespaces.reverse()) {
-      let r = await run(["ip", "netns", "del", ns]);
-      for (let i = 0; !r.success && i < 5; i++) {
-        await sleep(200);
-        r = await run(["ip", "netns", "del", ns]);
-      }
-      if (!r.success) console.error(`[netns] could not delete namespace ${ns}: ${r.stderr.trim()}`);
-    }
+    for (const ns of [...this.namespaces].reverse()) await deleteNamespace(ns);
     for (const path of [...this.#files, ...this.#dirs]) {
       await Deno.remove(path, { recursive: true }).catch(() => {});
     }
@@ -344,9 +358,38 @@ export class Netns {
   }
 }
 
+/** Deletes namespace `ns` if it exists, retrying briefly while it is busy. */
+async function deleteNamespace(ns: string): Promise<void> {
+  for (let i = 0; i < 6; i++) {
+    if (!(await namespacesWithPrefix(ns)).includes(ns)) return;
+    const r = await run(["ip", "netns", "del", ns]);
+    if (r.success) return;
+    if (i === 5) console.error(`[netns] could not delete namespace ${ns}: ${r.stderr.trim()}`);
+    await sleep(200);
+  }
+}
+
 /** Cleans up every live {@link Netns}. */
 export async function cleanupAll(): Promise<void> {
   await Promise.all([...live].map((n) => n.cleanup()));
+}
+
+/**
+ * The last resort after a signal: every namespace whose name starts with a prefix this script
+ * registered and that is still there has its processes killed (by PID, from `ip netns pids`;
+ * only this script starts processes in them) and is deleted. Returns the names it found.
+ */
+export async function sweep(): Promise<string[]> {
+  const found: string[] = [];
+  for (const prefix of prefixes) {
+    for (const ns of await namespacesWithPrefix(prefix)) {
+      found.push(ns);
+      const pids = (await run(["ip", "netns", "pids", ns])).stdout.split(/\s+/).filter((p) => p);
+      for (const pid of pids) killPid(Number(pid), "SIGKILL");
+      await deleteNamespace(ns);
+    }
+  }
+  return found;
 }
 
 let signalsInstalled = false;
@@ -357,8 +400,15 @@ export function installSignalCleanup(): void {
   signalsInstalled = true;
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     Deno.addSignalListener(signal, () => {
+      if (stopping) return;
+      stopping = true;
       console.error(`\n[netns] ${signal}: stopping processes and deleting namespaces...`);
-      cleanupAll().finally(() => Deno.exit(code));
+      cleanupAll()
+        .then(() => sleep(500)) // a step may still be creating something: let it fail first
+        .then(cleanupAll)
+        .then(sweep)
+        .catch((e) => console.error(`[netns] cleanup: ${e}`))
+        .finally(() => Deno.exit(code));
     });
   }
 }

@@ -32,14 +32,15 @@ import {
   cleanupAll,
   cpuSeconds,
   installSignalCleanup,
+  isStopping,
   mustRun,
-  namespacesWithPrefix,
   Netns,
   peakRssKiB,
   processName,
   randomHex,
   run,
   sleep,
+  sweep,
   which,
 } from "./_netns.ts";
 
@@ -311,7 +312,7 @@ export interface MetricDef {
 function overhead(s: Sample, all: readonly Sample[], pick: (x: Sample) => number | null) {
   const own = pick(s);
   if (own === null) return null;
-  const veth = all.filter((x) => x.system === "veth");
+  const veth = all.filter((x) => x.system === "veth" && x.error === null);
   const sameRun = veth.find((x) => x.run === s.run);
   const floor = (sameRun ? pick(sameRun) : null) ?? stats(veth.map(pick))?.median ?? null;
   return floor === null ? null : own - floor;
@@ -327,6 +328,12 @@ export const METRICS: readonly MetricDef[] = [
     label: "ping RTT under load (ms)",
     tunnelOnly: false,
     value: (s) => s.rttLoadMs,
+  },
+  {
+    key: "pingLoss",
+    label: "ping loss under load (%)",
+    tunnelOnly: false,
+    value: (s) => s.rttLoadLossPercent,
   },
   {
     key: "overheadRest",
@@ -494,6 +501,10 @@ function scaleFor(panel: Panel): { y: (v: number) => number; ticks: number[] } {
   return { y: (v: number) => bottom - (v - lo) / (hi - lo) * CHART_HEIGHT, ticks };
 }
 
+function formatTick(t: number): string {
+  return Number.isInteger(t) ? String(t) : String(Number(t.toPrecision(3)));
+}
+
 function niceStep(raw: number): number {
   const p = 10 ** Math.floor(Math.log10(raw));
   const f = raw / p;
@@ -513,7 +524,7 @@ function renderPanel(panel: Panel): string {
     parts.push(
       `<line x1="${left}" y1="${ty}" x2="${left + plotWidth}" y2="${ty}" stroke="#ddd"/>`,
       `<text x="${left - 6}" y="${ty}" text-anchor="end" dominant-baseline="middle" ` +
-        `font-size="11">${escapeXml(formatNumber(t))}</text>`,
+        `font-size="11">${escapeXml(formatTick(t))}</text>`,
     );
   }
   const groupWidth = plotWidth / panel.groups.length;
@@ -1048,7 +1059,7 @@ async function runOne(
   ctx: { prefix: string; hex: string; keys: Keys; seconds: number },
 ): Promise<Sample> {
   const sample = emptySample(system.id, run, position);
-  const net = new Netns(`${ctx.prefix}-${system.tag}r${run}`);
+  const net = new Netns(`${ctx.prefix}-${system.tag}r${run}`, ctx.prefix);
   const started = performance.now();
   try {
     const topo = await buildTopology(net, system.id, ctx.keys, ctx.hex);
@@ -1120,20 +1131,21 @@ async function main(args: readonly string[]): Promise<number> {
   const keys = await makeKeys(warnings);
   const hex = randomHex(4);
   const prefix = `cpb${hex}`;
-  const perSystem = 3 * (options.seconds + 2) + 6;
+  const perSystem = 3 * (options.seconds + 0.5) + 2;
   log(
     `namespaces ${prefix}-*; ${options.runs} run(s) x ${SYSTEMS.length} systems, ` +
       `about ${Math.ceil(options.runs * SYSTEMS.length * perSystem / 60)} minutes`,
   );
   const samples: Sample[] = [];
-  for (let r = 1; r <= options.runs; r++) {
+  for (let r = 1; r <= options.runs && !isStopping(); r++) {
     for (const [i, system] of runOrder(SYSTEMS, r).entries()) {
+      if (isStopping()) break;
       samples.push(await runOne(system, r, i + 1, { prefix, hex, keys, seconds: options.seconds }));
     }
   }
-  const left = await namespacesWithPrefix(prefix);
+  const left = await sweep();
   if (left.length > 0) {
-    const msg = `namespaces left behind: ${left.join(" ")}`;
+    const msg = `namespaces were left behind (now deleted): ${left.join(" ")}`;
     loud(msg);
     warnings.push(msg);
   }

@@ -11,13 +11,10 @@ import type { AeadBackend } from "../lib/core/aead.ts";
 import { nobleAead } from "../lib/core/aead_noble.ts";
 import { AllowedIps } from "../lib/core/allowed_ips.ts";
 import { DATA_HEADER_BYTES } from "../lib/core/constants.ts";
-import { Device } from "../lib/core/device.ts";
-import { publicKeyOf } from "../lib/core/crypto.ts";
-import type { Endpoint } from "../lib/core/path.ts";
 import { writeDataHeader } from "../lib/core/peer.ts";
 import { ReplayWindow } from "../lib/core/replay.ts";
-import type { Rng } from "../lib/core/rng.ts";
 import { openOpensslAead } from "../ffi/openssl_aead.ts";
+import { innerPacket, SLOT_BYTES, trip, Wire } from "./_wire.ts";
 
 const openssl = openOpensslAead();
 if (!openssl) console.warn("core_bench: libcrypto.so.3 unavailable, using noble only");
@@ -126,170 +123,7 @@ let sink = 0;
   });
 }
 
-// ---- Two devices in memory ----
-
-/** Deterministic bytes for keys and indices (the bench needs no real randomness). */
-class BenchRng implements Rng {
-  #s = 0x9e3779b9;
-  fill(bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length; i++) {
-      let x = this.#s;
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      this.#s = x >>> 0;
-      bytes[i] = x & 0xff;
-    }
-  }
-}
-
-const SLOTS = 256;
-const SLOT_BYTES = 2048;
-
-/**
- * Peer A and peer B joined by `links` in-memory links (A's local end i to B's local end i).
- * Datagrams are copied into a preallocated ring of slots and handed to the other device when
- * `pump()` runs, so nothing is allocated per packet by the wiring itself.
- */
-class Wire {
-  readonly a: Device;
-  readonly b: Device;
-  readonly addrA: Endpoint[];
-  readonly addrB: Endpoint[];
-  now = 1_000;
-  delivered = 0;
-  deliveredBytes = 0;
-  readonly #slots = Array.from({ length: SLOTS }, () => new Uint8Array(SLOT_BYTES));
-  readonly #length = new Int32Array(SLOTS);
-  readonly #local = new Int32Array(SLOTS);
-  /** 0: to A, 1: to B. */
-  readonly #toB = new Uint8Array(SLOTS);
-  #head = 0;
-  #tail = 0;
-
-  constructor(backend: AeadBackend, links: number) {
-    const rng = new BenchRng();
-    const keyA = new Uint8Array(32).fill(1);
-    const keyB = new Uint8Array(32).fill(2);
-    this.addrA = Array.from(
-      { length: links },
-      (_, i) => ({ hostname: `10.0.${i}.1`, port: 51820 }),
-    );
-    this.addrB = Array.from(
-      { length: links },
-      (_, i) => ({ hostname: `10.0.${i}.2`, port: 51820 }),
-    );
-    const make = (me: Uint8Array, them: Uint8Array, endpoints: Endpoint[], inner: number[]) => {
-      const toB = me === keyA;
-      return new Device({
-        privateKey: me,
-        peers: [{
-          publicKey: publicKeyOf(them),
-          name: toB ? "B" : "A",
-          endpoints,
-          persistentKeepaliveSeconds: 0,
-          allowedIps: [{ bytes: new Uint8Array(inner), prefixLength: 32 }],
-        }],
-        locals: endpoints.map(() => ({ family: 4, backup: false, priority: 0 })),
-        rng,
-        backend,
-        epochOffsetMs: 1.7e12,
-        output: {
-          transmit: (local, to, bytes) => this.#enqueue(toB, local, to, bytes),
-          deliver: (packet) => {
-            this.delivered++;
-            this.deliveredBytes += packet.length;
-          },
-        },
-      });
-    };
-    this.a = make(keyA, keyB, this.addrB, [10, 77, 0, 2]);
-    this.b = make(keyB, keyA, this.addrA, [10, 77, 0, 1]);
-  }
-
-  #enqueue(toB: boolean, local: number, to: Endpoint, bytes: Uint8Array): void {
-    const there = toB ? this.addrB : this.addrA;
-    if (there[local]?.hostname !== to.hostname) return; // cross pairs do not route
-    if (this.#tail - this.#head >= SLOTS) throw new Error("wire ring overflow");
-    const slot = this.#tail++ % SLOTS;
-    this.#slots[slot].set(bytes);
-    this.#length[slot] = bytes.length;
-    this.#local[slot] = local;
-    this.#toB[slot] = toB ? 1 : 0;
-  }
-
-  /** Delivers every queued datagram, including the ones sent while delivering. */
-  pump(): void {
-    while (this.#head < this.#tail) {
-      const slot = this.#head++ % SLOTS;
-      const local = this.#local[slot];
-      if (this.#toB[slot] === 1) {
-        this.b.handleDatagram(
-          this.#slots[slot],
-          this.#length[slot],
-          local,
-          this.addrA[local],
-          this.now,
-        );
-      } else {
-        this.a.handleDatagram(
-          this.#slots[slot],
-          this.#length[slot],
-          local,
-          this.addrB[local],
-          this.now,
-        );
-      }
-    }
-  }
-
-  /** Handshake, then timer ticks until every path is validated both ways. */
-  connect(): void {
-    this.a.start(this.now);
-    this.pump();
-    for (let i = 0; i < 5; i++) {
-      this.now += 100;
-      this.a.handleTimeout(this.now);
-      this.b.handleTimeout(this.now);
-      this.pump();
-    }
-    if (!this.a.peers[0].currentSession || !this.b.peers[0].currentSession) {
-      throw new Error("bench wiring: handshake did not complete");
-    }
-    // Each side has links × links paths; only the direct pairs (local i to remote i) route.
-    for (const side of [this.a, this.b]) {
-      const active = side.peers[0].paths.filter((p) => p.state === "active").length;
-      if (active !== this.addrA.length) {
-        throw new Error(`bench wiring: ${active} active paths, expected ${this.addrA.length}`);
-      }
-    }
-  }
-}
-
-/** An IPv4/UDP packet from 10.77.0.1 to 10.77.0.2 of `size` bytes. */
-function innerPacket(size: number): Uint8Array {
-  const p = new Uint8Array(size);
-  p[0] = 0x45;
-  p[2] = size >> 8;
-  p[3] = size & 0xff;
-  p[8] = 64;
-  p[9] = 17;
-  p.set([10, 77, 0, 1], 12);
-  p.set([10, 77, 0, 2], 16);
-  for (let i = 20; i < size; i++) p[i] = i;
-  return p;
-}
-
-/**
- * One packet A → B: copy the inner packet into the TX buffer (as a TUN read would), seal and
- * send (`handleOutbound`), copy each datagram onto the wire slot (as a socket would) and open
- * and deliver it at B (`handleDatagram`). With several links the extra copies are duplicates.
- */
-function trip(wire: Wire, tx: Uint8Array, packet: Uint8Array): void {
-  tx.set(packet, DATA_HEADER_BYTES);
-  wire.a.handleOutbound(tx, packet.length, wire.now);
-  wire.pump();
-}
+// ---- Two devices in memory (bench/_wire.ts) ----
 
 const trips: [AeadBackend, number, number][] = [
   [fastest, 64, 1],

@@ -154,15 +154,19 @@ async function checkWrite(tun: TunDevice): Promise<void> {
     const packet = ipv4Udp(PEER, LOCAL, 5555, port, payload);
     const frame = new Uint8Array(3000);
     frame.set(packet, 123);
-    assert.equal(tun.write(frame.subarray(123, 123 + packet.length)), true);
+    assert.equal(tun.write(frame, 123, packet.length), true);
     const timeout = setTimeout(() => server.close(), 3000);
     const [data, from] = await server.receive();
     clearTimeout(timeout);
     assert.equal(decoder.decode(data), "hello through the tun");
     const source = from as Deno.NetAddr;
     assert.deepEqual([source.hostname, source.port], ["10.99.0.2", 5555]);
-    assert.equal(tun.write(new Uint8Array([0x00, 1, 2, 3])), false, "not IP: EINVAL is false");
-    assert.equal(tun.write(new Uint8Array(0)), false);
+    assert.equal(
+      tun.write(new Uint8Array([0x00, 1, 2, 3]), 0, 4),
+      false,
+      "not IP: EINVAL is false",
+    );
+    assert.equal(tun.write(new Uint8Array(0), 0, 0), false);
   } finally {
     try {
       server.close();
@@ -186,7 +190,8 @@ async function checkClose(tun: TunDevice): Promise<void> {
   tun.close();
   assert.equal(await tun.waitReadable(1000), false);
   assert.equal(tun.read(new Uint8Array(100)), 0);
-  assert.equal(tun.write(ipv4Udp(PEER, LOCAL, 1, 2, new Uint8Array(1))), false);
+  const late = ipv4Udp(PEER, LOCAL, 1, 2, new Uint8Array(1));
+  assert.equal(tun.write(late, 0, late.length), false);
   tun.close();
   assert.equal(await disappears(NAME, 3000), true, "the interface goes away on close");
 }

@@ -18,10 +18,13 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   /** int close(int fd); */
   close: { parameters: ["i32"], result: "i32" },
-  /** ssize_t read(int fd, void *buf, size_t count); buf as a raw address. */
-  read: { parameters: ["i32", "u64", "usize"], result: "isize" },
-  /** ssize_t write(int fd, const void *buf, size_t count); buf as a raw address. */
-  write: { parameters: ["i32", "u64", "usize"], result: "isize" },
+  /**
+   * ssize_t read(int fd, void *buf, size_t count); buf as a raw address. The result is read as
+   * its low 32 bits (`i32`: -1 stays -1, counts stay below 2^31), so no BigInt is made per call.
+   */
+  read: { parameters: ["i32", "u64", "usize"], result: "i32" },
+  /** ssize_t write(int fd, const void *buf, size_t count); buf as a raw address, result as above. */
+  write: { parameters: ["i32", "u64", "usize"], result: "i32" },
   /** int ioctl(int fd, unsigned long request, void *argp); */
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout); fds as a raw address. */
@@ -106,4 +109,13 @@ export function strerror(code: number): string {
 /** The raw address of a view's first byte (0 when empty), as a BigInt for `u64` parameters. */
 export function addressOf(view: ArrayBufferView): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view as BufferSource)));
+}
+
+/** BigInts for sizes up to 64 KiB, made once each: a `usize` argument without an allocation. */
+const SIZES: bigint[] = [];
+
+/** `BigInt(n)` for a byte count, cached for counts up to 65535. */
+export function sizeOf(n: number): bigint {
+  if (n > 0xffff) return BigInt(n);
+  return SIZES[n] ??= BigInt(n);
 }

@@ -259,13 +259,22 @@ class OpensslAead implements Aead {
    */
   #resolve(buf: Uint8Array, aadLength: number): void {
     if (buf === this.#buf && aadLength === this.#aadLength) return;
-    const base = buf === this.#buf ? this.#aadAddr : addressOf(buf);
+    // Receive slots rotate: remember each buffer's addresses (off-heap, so they never move).
+    let known = addressCache.get(buf);
+    if (known === undefined || known.aadLength !== aadLength) {
+      const base = addressOf(buf);
+      known = { aadLength, base, data: base + BigInt(aadLength) };
+      addressCache.set(buf, known);
+    }
     this.#buf = buf;
     this.#aadLength = aadLength;
-    this.#aadAddr = base;
-    this.#dataAddr = base + BigInt(aadLength);
+    this.#aadAddr = known.base;
+    this.#dataAddr = known.data;
   }
 }
+
+/** Addresses of the buffers packets were sealed or opened in, shared by every `Aead`. */
+const addressCache = new WeakMap<Uint8Array, { aadLength: number; base: bigint; data: bigint }>();
 
 function freeContexts(lib: Symbols, ctx: Contexts): void {
   if (ctx.enc !== 0n) lib.EVP_CIPHER_CTX_free(ctx.enc);

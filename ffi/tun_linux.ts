@@ -15,7 +15,7 @@
  */
 
 import type { TunDevice } from "../lib/engine/ports.ts";
-import { addressOf, errno, libc, type LibcSymbols } from "./libc.ts";
+import { addressOf, errno, libc, type LibcSymbols, sizeOf } from "./libc.ts";
 import { check, Errno, OsError } from "./os_error.ts";
 
 const O_RDWR = 0o2;
@@ -106,6 +106,7 @@ class LinuxTun implements TunDevice {
   /** The last written packet's backing buffer (kept alive) and its base address. */
   #writeBuffer: ArrayBufferLike | null = null;
   #writeBase = 0;
+  readonly #writeAddresses = new Map<number, bigint>();
 
   constructor(lib: LibcSymbols, name: string, fd: number, wakeFd: number) {
     this.name = name;
@@ -146,17 +147,31 @@ class LinuxTun implements TunDevice {
     if (this.#closed) return 0;
     if (buf !== this.#readBuffer || buf.length !== this.#readLength) this.#cacheReadBuffer(buf);
     const result = this.#lib.read(this.#fd, this.#readAddress, this.#readLengthBig);
-    if (result >= 0n) return Number(result);
+    if (result >= 0) return result;
     return this.#readFailed(errno());
   }
 
-  write(packet: Uint8Array): boolean {
-    if (this.#closed || packet.length === 0) return false;
-    if (packet.buffer !== this.#writeBuffer) this.#cacheWriteBuffer(packet);
-    const address = BigInt(this.#writeBase + packet.byteOffset);
-    const result = this.#lib.write(this.#fd, address, BigInt(packet.length));
-    if (result >= 0n) return true;
+  write(buf: Uint8Array, offset: number, length: number): boolean {
+    if (this.#closed || length <= 0 || offset + length > buf.length) return false;
+    if (buf.buffer !== this.#writeBuffer) this.#cacheWriteBuffer(buf);
+    const address = this.#writeAddress(buf.byteOffset + offset);
+    const result = this.#lib.write(this.#fd, address, sizeOf(length));
+    if (result >= 0) return true;
     return this.#writeFailed(errno());
+  }
+
+  /**
+   * The address of byte `at` of the cached write buffer. Packets come from a few fixed places
+   * (the receive slots), so the BigInts are made once per place, not once per packet.
+   */
+  #writeAddress(at: number): bigint {
+    let address = this.#writeAddresses.get(at);
+    if (address === undefined) {
+      if (this.#writeAddresses.size >= 1024) this.#writeAddresses.clear();
+      address = BigInt(this.#writeBase + at);
+      this.#writeAddresses.set(at, address);
+    }
+    return address;
   }
 
   close(): void {
@@ -182,6 +197,7 @@ class LinuxTun implements TunDevice {
   #cacheWriteBuffer(packet: Uint8Array): void {
     this.#writeBuffer = packet.buffer;
     this.#writeBase = Number(addressOf(packet)) - packet.byteOffset;
+    this.#writeAddresses.clear();
   }
 
   /** EAGAIN and EINTR mean "nothing queued"; anything else (EBADFD: device deleted) throws. */

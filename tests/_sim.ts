@@ -107,14 +107,15 @@ export class Sim {
       backend: nobleAead,
       epochOffsetMs: 1.7e12,
       output: {
-        transmit: (local, to, bytes) => this.#transmit(name, local, to, bytes),
-        deliver: (packet) => void delivered.push(packet.slice()),
+        transmit: (local, to, buf, length) => this.#transmit(name, local, to, buf, length),
+        deliver: (buf, offset, length) => void delivered.push(buf.slice(offset, offset + length)),
       },
     });
     return { device, addresses: mine, delivered };
   }
 
-  #transmit(from: "a" | "b", local: number, to: Endpoint, bytes: Uint8Array): void {
+  #transmit(from: "a" | "b", local: number, to: Endpoint, buf: Uint8Array, length: number) {
+    const bytes = buf.subarray(0, length);
     const there = from === "a" ? this.b : this.a;
     const here = from === "a" ? this.a : this.b;
     const target = there.addresses.findIndex((e) => e.hostname === to.hostname);

@@ -140,7 +140,7 @@ export class Peer {
     this.#table = new PathTable(ctx.locals, (message) => this.#log(message));
     this.#table.onRemove = (path) => this.scheduler.forget(path);
     this.#table.setEndpoints(options.endpoints);
-    this.#deliver = (packet) => this.#ctx.output.deliver(packet);
+    this.#deliver = (packet) => this.#ctx.output.deliver(packet, 0, packet.length);
   }
 
   /** All paths, for status output. */
@@ -224,21 +224,22 @@ export class Peer {
     const counter = session.sendCounter++;
     writeDataHeader(buf, session.remoteIndex, counter, scheduler.sequenced ? FLAG_SEQUENCED : 0);
     session.sender.seal(buf, DATA_HEADER_BYTES, length, counter);
-    const bytes = buf.subarray(0, length + DATA_OVERHEAD_BYTES);
-    for (let i = 0; i < count; i++) this.#transmit(scheduler.chosen[i], bytes, now);
+    const total = length + DATA_OVERHEAD_BYTES;
+    for (let i = 0; i < count; i++) this.#transmit(scheduler.chosen[i], buf, total, now);
     if (count > 0) return;
     // Keepalives, or no usable path: every path we may send to (bounded when unvalidated).
     for (const path of this.#table.list) {
-      if (path.maySend(bytes.length, UNVALIDATED_AMPLIFICATION)) this.#transmit(path, bytes, now);
+      if (path.maySend(total, UNVALIDATED_AMPLIFICATION)) this.#transmit(path, buf, total, now);
     }
   }
 
-  #transmit(path: Path, bytes: Uint8Array, now: number): void {
+  /** Sends `buf[0, length)` on `path` and counts it. */
+  #transmit(path: Path, buf: Uint8Array, length: number, now: number): void {
     path.packetsSent++;
-    path.bytesSent += bytes.length;
-    if (path.state === "validating") path.unvalidatedSent += bytes.length;
+    path.bytesSent += length;
+    if (path.state === "validating") path.unvalidatedSent += length;
     path.lastSendAt = now;
-    this.#ctx.output.transmit(path.local, path.remote, bytes);
+    this.#ctx.output.transmit(path.local, path.remote, buf, length);
   }
 
   /** Seals a control frame already written at `scratch[DATA_HEADER_BYTES..]` on one path. */
@@ -247,7 +248,7 @@ export class Peer {
     const counter = session.sendCounter++;
     writeDataHeader(buf, session.remoteIndex, counter, 0);
     session.sender.seal(buf, DATA_HEADER_BYTES, length, counter);
-    this.#transmit(path, buf.subarray(0, DATA_HEADER_BYTES + length + TAG_BYTES), now);
+    this.#transmit(path, buf, DATA_HEADER_BYTES + length + TAG_BYTES, now);
   }
 
   #sendProbe(session: Session, path: Path, now: number): void {
@@ -293,7 +294,7 @@ export class Peer {
       peerKey: this.publicKey,
     });
     this.#pending = { localIndex, timestampUs, ephemeralPrivate, message, sentAt: now };
-    for (const path of candidates) this.#transmit(path, message, now);
+    for (const path of candidates) this.#transmit(path, message, message.length, now);
     const jitter = this.#ctx.randomU32() % (HANDSHAKE_RETRY_JITTER_MS + 1);
     this.#nextRetryAt = now + this.#retryDelayMs + jitter;
     this.#retryDelayMs = Math.min(2 * this.#retryDelayMs, HANDSHAKE_RETRY_MAX_MS);
@@ -365,7 +366,7 @@ export class Peer {
     });
     this.#ctx.registerSession(this.#next, this);
     const path = this.#table.learn(local, from, msg.length, now);
-    if (path) this.#transmit(path, response, now);
+    if (path) this.#transmit(path, response, response.length, now);
     this.#ctx.logger.debug(`peer ${this.name}: answered handshake initiation`);
   }
 
@@ -522,9 +523,14 @@ export class Peer {
     this.#touch(now);
     this.counters.packetsReceived++;
     if (path) path.firstArrivals++;
-    const packet = buf.subarray(at, at + ipDeclaredLength(buf, at, version));
-    const sequenced = (buf[1] & FLAG_SEQUENCED) !== 0;
-    session.reorder.push(counter, packet, sequenced, now, this.#deliver);
+    const length = ipDeclaredLength(buf, at, version);
+    if ((buf[1] & FLAG_SEQUENCED) === 0) {
+      // The common case: delivered at once, without a view; the buffer only notes the counter.
+      this.#ctx.output.deliver(buf, at, length);
+      session.reorder.push(counter, undefined, false, now, this.#deliver);
+      return;
+    }
+    session.reorder.push(counter, buf.subarray(at, at + length), true, now, this.#deliver);
   }
 
   #handleFrame(

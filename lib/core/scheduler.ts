@@ -83,17 +83,21 @@ export class Scheduler {
    * path (backups join when the regular ones are down or degraded).
    */
   #fillPool(paths: readonly Path[]): Path[] {
+    // Written by index and truncated at the end: emptying the array first (`length = 0`) would
+    // drop its backing store and reallocate it on every packet.
     const pool = this.#pool;
-    pool.length = 0;
+    let n = 0;
     let good = false;
     for (const p of paths) {
       if (p.state !== "active" || p.backup) continue;
-      pool.push(p);
+      pool[n++] = p;
       good ||= p.lossRate < DEGRADED_LOSS;
     }
-    if (good) return pool;
-    pool.length = 0;
-    for (const p of paths) if (p.state === "active") pool.push(p);
+    if (!good) {
+      n = 0;
+      for (const p of paths) if (p.state === "active") pool[n++] = p;
+    }
+    pool.length = n;
     return pool;
   }
 

@@ -77,10 +77,10 @@ export class Engine {
       epochOffsetMs: Date.now() - performance.now(),
       output: {
         transmit: this.#batch
-          ? (local, to, bytes) => void this.#batch![local].queue(bytes, bytes.length, to)
-          : (local, to, bytes) => void this.#sockets[local].send(bytes, to),
-        deliver: (packet) => {
-          if (!this.#tun.write(packet)) this.device.drops.tunWriteFailed++;
+          ? (local, to, buf, length) => void this.#batch![local].queue(buf, length, to)
+          : (local, to, buf, length) => void this.#sockets[local].send(buf.subarray(0, length), to),
+        deliver: (buf, offset, length) => {
+          if (!this.#tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
         },
       },
     });

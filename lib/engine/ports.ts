@@ -25,8 +25,11 @@ export interface TunDevice {
   waitReadable(timeoutMs: number): Promise<boolean>;
   /** Copies one queued packet into `buf` and returns its length; 0 when none is queued. */
   read(buf: Uint8Array): number;
-  /** Writes one IP packet; false when the kernel refused it (queue full, device down). */
-  write(packet: Uint8Array): boolean;
+  /**
+   * Writes the IP packet `buf[offset, offset + length)`; false when the kernel refused it (queue
+   * full, device down, not an IP packet).
+   */
+  write(buf: Uint8Array, offset: number, length: number): boolean;
   /** Closes the file descriptor; the kernel removes a non-persistent device with it. */
   close(): void;
 }
