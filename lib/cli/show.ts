@@ -114,6 +114,9 @@ export function formatStatus(s: InterfaceStatus): string {
   lines.push(`  uptime: ${longDuration(s.uptime_seconds)}`);
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
   if (drops.length > 0) lines.push(`  drops: ${drops.join(", ")}`);
+  if (s.io?.syscalls_per_packet != null) {
+    lines.push(`  io: ${s.io.syscalls_per_packet.toFixed(2)} system calls per packet`);
+  }
   for (const l of s.listen) {
     const st = l.stats;
     if (!st || st.send_errors + st.send_dropped + st.receive_errors === 0) continue;

@@ -64,6 +64,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
         backends: backends(running.engine, options.udp, backend),
         now: performance.now(),
         startedAt,
+        io: running.engine.loop === "batched" ? running.engine.io : undefined,
       });
     },
     onShutdown: () => stop.abort(),

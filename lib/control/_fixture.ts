@@ -35,6 +35,7 @@ export function fixtureStatus(name = "wg0"): InterfaceStatus {
     backends: { tun: "ffi", udp: "deno", aead: "noble" },
     uptime_seconds: 3723.5,
     drops,
+    io: null,
     peers: [{
       public_key: FIXTURE_PEER_KEY,
       name: "HIgo9xNz",

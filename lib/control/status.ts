@@ -13,6 +13,7 @@ import type { Device } from "../core/device.ts";
 import { DROP_REASONS } from "../core/drops.ts";
 import type { Path, PathState } from "../core/path.ts";
 import type { Peer } from "../core/peer.ts";
+import type { IoCounters } from "../engine/engine.ts";
 
 /** Version of the status schema. */
 export const STATUS_SCHEMA = 1;
@@ -47,6 +48,8 @@ export interface StatusInput {
   readonly now: number;
   /** Monotonic ms when the interface came up. */
   readonly startedAt: number;
+  /** The batched engine's counters, if it runs. */
+  readonly io?: IoCounters;
 }
 
 /** Counters of one socket. */
@@ -165,7 +168,23 @@ export interface InterfaceStatus {
   "uptime_seconds": number;
   /** Dropped inputs by reason (snake_case of the core's reasons), every reason present. */
   drops: Record<string, number>;
+  /**
+   * System calls of the batched engine since start (null for the portable one), and their sum
+   * per packet handled (TUN reads plus datagrams received).
+   */
+  io: IoStatus | null;
   peers: PeerStatus[];
+}
+
+/** The engine's system-call counters (docs/CONTROL.md). */
+export interface IoStatus {
+  "packets_in": number;
+  "tun_reads": number;
+  "tun_writes": number;
+  "receive_batches": number;
+  "send_batches": number;
+  "polls": number;
+  "syscalls_per_packet": number | null;
 }
 
 /** The status of one interface at `input.now`. */
@@ -188,7 +207,21 @@ export function interfaceStatus(input: StatusInput): InterfaceStatus {
     backends: { ...input.backends },
     uptime_seconds: seconds(now - input.startedAt),
     drops,
+    io: input.io ? ioStatus(input.io) : null,
     peers: device.peers.map((peer) => peerStatus(peer, listen, now)),
+  };
+}
+
+function ioStatus(io: IoCounters): IoStatus {
+  const calls = io.tunReads + io.tunWrites + io.receiveBatches + io.sendBatches + io.polls;
+  return {
+    packets_in: io.packetsIn,
+    tun_reads: io.tunReads,
+    tun_writes: io.tunWrites,
+    receive_batches: io.receiveBatches,
+    send_batches: io.sendBatches,
+    polls: io.polls,
+    syscalls_per_packet: io.packetsIn > 0 ? round6(calls / io.packetsIn) : null,
   };
 }
 

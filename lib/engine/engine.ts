@@ -40,9 +40,32 @@ export interface EngineOptions {
   readonly onFatal?: (error: Error) => void;
 }
 
+/**
+ * What the batched loop did, to count system calls per packet: every TUN read and write, every
+ * recvmmsg, every flush that sent something (one sendmmsg), every poll.
+ */
+export interface IoCounters {
+  /** Packets read from the TUN and datagrams received. */
+  packetsIn: number;
+  tunReads: number;
+  tunWrites: number;
+  receiveBatches: number;
+  sendBatches: number;
+  polls: number;
+}
+
 /** A running interface. */
 export class Engine {
   readonly device: Device;
+  /** System calls of the batched loop (all zero in the portable loop). */
+  readonly io: IoCounters = {
+    packetsIn: 0,
+    tunReads: 0,
+    tunWrites: 0,
+    receiveBatches: 0,
+    sendBatches: 0,
+    polls: 0,
+  };
   /** `batched` or `portable`, for logs and `show`. */
   readonly loop: "batched" | "portable";
   readonly #tun: TunDevice;
@@ -80,6 +103,7 @@ export class Engine {
           ? (local, to, buf, length) => void this.#batch![local].queue(buf, length, to)
           : (local, to, buf, length) => void this.#sockets[local].send(buf.subarray(0, length), to),
         deliver: (buf, offset, length) => {
+          this.io.tunWrites++;
           if (!this.#tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
         },
       },
@@ -129,10 +153,12 @@ export class Engine {
     const packetView = buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES);
     let deadline = device.nextDeadline(performance.now());
     let busyRounds = 0;
+    const io = this.io;
     while (!this.#closed) {
       let work = 0;
       let now = performance.now();
       for (let i = 0; i < TUN_BATCH_PACKETS; i++) {
+        io.tunReads++;
         const length = tun.read(packetView);
         if (length === 0) break;
         device.handleOutbound(buf, length, now);
@@ -142,6 +168,7 @@ export class Engine {
       now = performance.now();
       for (let local = 0; local < sockets.length; local++) {
         const socket = sockets[local];
+        io.receiveBatches++;
         const count = socket.receiveBatch();
         for (let i = 0; i < count; i++) {
           device.handleDatagram(socket.datagram(i), socket.length(i), local, socket.source(i), now);
@@ -149,6 +176,7 @@ export class Engine {
         work += count;
       }
       if (work > 0) {
+        io.packetsIn += work;
         this.#flush();
         deadline = Math.min(deadline, device.nextDeadline(now));
       }
@@ -159,6 +187,7 @@ export class Engine {
       }
       if (work === 0) {
         busyRounds = 0;
+        io.polls++;
         await poller.wait(Math.min(Math.max(0, deadline - now), PARK_TIMEOUT_MS));
       } else if (++busyRounds >= ROUNDS_PER_YIELD) {
         busyRounds = 0;
@@ -168,7 +197,7 @@ export class Engine {
   }
 
   #flush(): void {
-    for (const socket of this.#batch!) socket.flush();
+    for (const socket of this.#batch!) if (socket.flush() > 0) this.io.sendBatches++;
   }
 
   async #tunLoop(): Promise<void> {
