@@ -37,6 +37,8 @@ export class PathTable {
   readonly #log: (message: string) => void;
   /** Called when a path is removed, so schedulers can forget it. */
   onRemove?: (path: Path) => void;
+  /** Whether some path was active at the last change (for "peer up/down" log lines). */
+  #reachable = false;
 
   constructor(locals: readonly LocalEnd[], log: (message: string) => void) {
     this.#locals = locals;
@@ -116,14 +118,25 @@ export class PathTable {
     path.setState("active", now);
     path.lastReceiveAt = now;
     this.#log(`path ${describePath(path)} up (rtt ${path.srttMs.toFixed(2)} ms)`);
+    this.#noteReachability();
   }
 
   /** Declares `path` down. */
   markDown(path: Path, now: number): void {
     const why = path.state === "active" ? "silent" : "never validated";
+    const silent = now - path.heardSince();
     path.setState("down", now);
     path.probeId = 0;
-    this.#log(`path ${describePath(path)} down (${why} for ${(now - path.lastReceiveAt) | 0} ms)`);
+    this.#log(`path ${describePath(path)} down (${why} for ${silent.toFixed(0)} ms)`);
+    this.#noteReachability();
+  }
+
+  /** Logs "peer up" when the first path becomes active and "peer down" when the last goes. */
+  #noteReachability(): void {
+    const reachable = this.list.some((p) => p.state === "active");
+    if (reachable === this.#reachable) return;
+    this.#reachable = reachable;
+    this.#log(reachable ? "peer up" : "peer down: no path answers");
   }
 
   /** Forgets learned paths silent for PATH_FORGET_AFTER_MS. */

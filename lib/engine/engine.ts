@@ -20,8 +20,10 @@ import type { BatchSocket, PathSocket, Poller, TunDevice } from "./ports.ts";
 const PARK_TIMEOUT_MS = 200;
 /** Packets drained from the TUN per round. */
 const TUN_BATCH_PACKETS = 64;
-/** Busy rounds of the batch loop between yields to the event loop (signals, control socket). */
+/** Busy rounds of the batched loop between yields to the event loop (signals, control socket). */
 const ROUNDS_PER_YIELD = 8;
+/** Drops are logged as one summary line per this interval at most (rate-limited). */
+const DROP_LOG_INTERVAL_MS = 10_000;
 
 /** What an engine runs. */
 export interface EngineOptions {
@@ -74,6 +76,9 @@ export class Engine {
   readonly #poller: Poller | undefined;
   readonly #onFatal: (error: Error) => void;
   #timer?: ReturnType<typeof setTimeout>;
+  #dropLog?: ReturnType<typeof setInterval>;
+  readonly #logger: Logger;
+  #dropsLogged: Record<string, number> = {};
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #loops: Promise<void>[] = [];
@@ -83,6 +88,7 @@ export class Engine {
     this.#sockets = options.sockets;
     this.#poller = options.poller;
     this.#onFatal = options.onFatal ?? (() => {});
+    this.#logger = options.logger;
     const batch = options.sockets.every(isBatchSocket) && options.poller && options.tun.fd >= 0;
     this.#batch = batch ? options.sockets as BatchSocket[] : undefined;
     this.loop = batch ? "batched" : "portable";
@@ -113,6 +119,8 @@ export class Engine {
   /** Starts the loops and the first handshakes. */
   start(): void {
     this.device.start(performance.now());
+    this.#dropsLogged = { ...this.device.drops };
+    this.#dropLog = setInterval(() => this.#logDrops(), DROP_LOG_INTERVAL_MS);
     const guard = (loop: Promise<void>) =>
       loop.catch((error) => {
         if (!this.#closed) this.#onFatal(error as Error);
@@ -132,6 +140,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#dropLog);
     this.#poller?.close();
     for (const socket of this.#sockets) socket.close();
     await Promise.allSettled(this.#loops);
@@ -193,6 +202,24 @@ export class Engine {
         busyRounds = 0;
         await yieldToEventLoop();
       }
+    }
+  }
+
+  /**
+   * One line for the drops of the last interval, if any (copies dropped as duplicates are the
+   * normal price of multipath and are not logged).
+   */
+  #logDrops(): void {
+    const parts: string[] = [];
+    for (const [reason, count] of Object.entries(this.device.drops)) {
+      const delta = count - (this.#dropsLogged[reason] ?? 0);
+      if (delta > 0 && reason !== "duplicate") parts.push(`${reason} ${delta}`);
+    }
+    this.#dropsLogged = { ...this.device.drops };
+    if (parts.length > 0) {
+      this.#logger.info(
+        `dropped in the last ${DROP_LOG_INTERVAL_MS / 1000} s: ${parts.join(", ")}`,
+      );
     }
   }
 
