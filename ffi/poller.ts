@@ -57,6 +57,12 @@ class FdPoller implements Poller {
     }
   }
 
+  waitSync(timeoutMs: number): boolean {
+    if (this.#closed) return false;
+    const ms = Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
+    return this.#lib.poll(this.#address, this.#count, ms) > 0;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

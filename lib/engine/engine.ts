@@ -22,6 +22,14 @@ const PARK_TIMEOUT_MS = 200;
 const TUN_BATCH_PACKETS = 64;
 /** Busy rounds of the batched loop between yields to the event loop (signals, control socket). */
 const ROUNDS_PER_YIELD = 8;
+/**
+ * After traffic, the loop waits in short synchronous polls (kernel wake-up in microseconds) for
+ * this long before it parks on the thread pool (a hop of tens of microseconds each way, but no
+ * wake-ups at all while idle: phones and metered links sleep).
+ */
+const SYNC_WAIT_WINDOW_MS = 1_000;
+/** Longest synchronous poll: the event loop (signals, control socket) runs between them. */
+const SYNC_WAIT_SLICE_MS = 1;
 /** Drops are logged as one summary line per this interval at most (rate-limited). */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -162,6 +170,7 @@ export class Engine {
     const packetView = buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES);
     let deadline = device.nextDeadline(performance.now());
     let busyRounds = 0;
+    let lastWorkAt = Number.NEGATIVE_INFINITY;
     const io = this.io;
     while (!this.#closed) {
       let work = 0;
@@ -197,10 +206,19 @@ export class Engine {
       if (work === 0) {
         busyRounds = 0;
         io.polls++;
-        await poller.wait(Math.min(Math.max(0, deadline - now), PARK_TIMEOUT_MS));
-      } else if (++busyRounds >= ROUNDS_PER_YIELD) {
-        busyRounds = 0;
-        await yieldToEventLoop();
+        const wait = Math.max(0, deadline - now);
+        if (now - lastWorkAt < SYNC_WAIT_WINDOW_MS) {
+          poller.waitSync(Math.min(wait, SYNC_WAIT_SLICE_MS));
+          await yieldToEventLoop();
+        } else {
+          await poller.wait(Math.min(wait, PARK_TIMEOUT_MS));
+        }
+      } else {
+        lastWorkAt = now;
+        if (++busyRounds >= ROUNDS_PER_YIELD) {
+          busyRounds = 0;
+          await yieldToEventLoop();
+        }
       }
     }
   }

@@ -82,6 +82,12 @@ export interface BatchSocket extends PathSocket {
 export interface Poller {
   /** Resolves at once when one is readable now, else when one becomes readable or on timeout. */
   wait(timeoutMs: number): Promise<void>;
+  /**
+   * Blocks the calling thread in poll(2) for at most `timeoutMs` (keep it short: the event loop
+   * waits meanwhile). Wakes within microseconds of a packet, without the thread-pool hop of
+   * `wait`. Returns true when something is readable.
+   */
+  waitSync(timeoutMs: number): boolean;
   close(): void;
 }
 
