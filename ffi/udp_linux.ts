@@ -103,6 +103,11 @@ export interface FfiUdpSocketOptions {
   readonly maxDatagramBytes?: number;
   /** `SO_RCVBUF`/`SO_SNDBUF` to ask for; default {@link DEFAULT_SOCKET_BUFFER_BYTES}. */
   readonly socketBufferBytes?: number;
+  /**
+   * `SO_BINDTODEVICE`: send and receive only through this interface (a path end is an uplink:
+   * its datagrams must leave through it, whatever the routing table prefers). Needs root.
+   */
+  readonly device?: string;
 }
 
 /** Counters of one FFI socket: those of the portable socket plus receive counts. */
@@ -174,6 +179,7 @@ export function openFfiUdpSocket(
     if (options.reuseAddr) setIntOption(lib, fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
     if (options.reusePort) setIntOption(lib, fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
     if (wildcard6) setIntOption(lib, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+    if (options.device) bindToDevice(lib, fd, options.device);
     const bufferBytes = options.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
     trySetBuffer(lib, fd, SO_RCVBUFFORCE, SO_RCVBUF, bufferBytes);
     trySetBuffer(lib, fd, SO_SNDBUFFORCE, SO_SNDBUF, bufferBytes);
@@ -703,6 +709,16 @@ function isPort(port: number): boolean {
 
 function checkPort(port: number): void {
   if (!isPort(port)) throw new RangeError(`Port must be an integer from 0 to 65535, got ${port}`);
+}
+
+/** `SO_BINDTODEVICE` from `socket(7)`. */
+const SO_BINDTODEVICE = 25;
+
+/** Restricts the socket to one network interface; throws an `OsError` on failure. */
+function bindToDevice(lib: LibcSymbols, fd: number, device: string): void {
+  const name = new TextEncoder().encode(`${device}\0`);
+  if (name.length > 16) throw new RangeError(`Not an interface name: ${JSON.stringify(device)}`);
+  check(lib.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length), `SO_BINDTODEVICE`);
 }
 
 /** Sets an `int` socket option; throws an `OsError` on failure. */

@@ -118,7 +118,7 @@ async function setUp(name: string, config: Config, udp: Transport): Promise<Inte
   let sockets: CountedSocket[] = [];
   try {
     for (const hook of config.preUp) await runHook(hook, name);
-    sockets = openPathSockets(config, udp);
+    sockets = await openPathSockets(config, udp);
     tun = openTun(name);
     await ipLink.configure(name, {
       addresses: config.addresses.map((a) => a.text),

@@ -11,6 +11,7 @@ import { DATA_OVERHEAD_BYTES } from "../core/constants.ts";
 import type { PathSocket } from "../engine/ports.ts";
 import { openFfiUdpSocket } from "../../ffi/udp_linux.ts";
 import type { SocketStatsInput } from "../control/status.ts";
+import { interfaceOfAddress } from "./interface_of.ts";
 import { openUdpSocket, openWildcardSockets } from "./udp_socket.ts";
 
 /** Which UDP implementation to use. */
@@ -19,15 +20,26 @@ export type Transport = "ffi" | "deno";
 /** A path socket with the counters `show` reports. */
 export type CountedSocket = PathSocket & { readonly stats: SocketStatsInput };
 
-/** Opens the sockets of `config`; closes what it opened and throws a clear error on failure. */
-export function openPathSockets(config: Config, transport: Transport): CountedSocket[] {
+/**
+ * Opens the sockets of `config`; closes what it opened and throws a clear error on failure.
+ * With the `ffi` transport each `Bind` socket is tied to the interface holding its address
+ * (SO_BINDTODEVICE), so a path end's datagrams leave through its own uplink even when the
+ * routing table would send them elsewhere.
+ */
+export async function openPathSockets(
+  config: Config,
+  transport: Transport,
+): Promise<CountedSocket[]> {
   const addresses = config.binds.map((b) => b.address);
+  const devices = transport === "ffi"
+    ? await Promise.all(addresses.map(interfaceOfAddress))
+    : addresses.map(() => undefined);
   const sockets: CountedSocket[] = [];
   try {
     if (addresses.length === 0) return openWildcard(config, transport);
     let port = config.listenPort;
-    for (const address of addresses) {
-      const socket = open(address, port, config, transport);
+    for (const [i, address] of addresses.entries()) {
+      const socket = open(address, port, config, transport, devices[i]);
       port = socket.localAddr.port;
       sockets.push(socket);
     }
@@ -38,11 +50,17 @@ export function openPathSockets(config: Config, transport: Transport): CountedSo
   }
 }
 
-function open(address: string, port: number, config: Config, transport: Transport) {
+function open(
+  address: string,
+  port: number,
+  config: Config,
+  transport: Transport,
+  device?: string,
+) {
   if (transport === "deno") return openUdpSocket(address, port);
   // A slot holds the largest datagram the MTU produces (plus IP options slack).
   const maxDatagramBytes = Math.max(2048, config.mtu + DATA_OVERHEAD_BYTES + 64);
-  return openFfiUdpSocket(address, port, { maxDatagramBytes });
+  return openFfiUdpSocket(address, port, { maxDatagramBytes, device });
 }
 
 /** The dual-stack `::` socket, or `0.0.0.0` where IPv6 is unavailable. */
