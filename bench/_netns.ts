@@ -470,3 +470,40 @@ export async function processName(pid: number): Promise<string | null> {
     return null;
   }
 }
+
+/** What {@link watchOtherNamespaces} saw. */
+export interface NamespaceWatch {
+  /** Stops polling; resolves with every foreign namespace name seen, sorted. */
+  stop(): Promise<string[]>;
+}
+
+/**
+ * Polls `ip netns list` every `intervalMs` (at most `maxPolls` times) and remembers every
+ * namespace whose name does not start with `ownPrefix`: a sign that something else (another test
+ * suite) is using the machine meanwhile.
+ */
+export function watchOtherNamespaces(
+  ownPrefix: string,
+  intervalMs = 1_000,
+  maxPolls = 600,
+): NamespaceWatch {
+  const seen = new Set<string>();
+  let stopped = false;
+  const loop = (async () => {
+    for (let i = 0; i < maxPolls && !stopped; i++) {
+      const r = await run(["ip", "netns", "list"], { timeoutMs: 5_000 }).catch(() => null);
+      for (const line of r?.stdout.split("\n") ?? []) {
+        const name = line.split(" ")[0];
+        if (name && !name.startsWith(ownPrefix)) seen.add(name);
+      }
+      if (!stopped) await sleep(intervalMs);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return [...seen].sort();
+    },
+  };
+}

@@ -203,6 +203,7 @@ function sample(system: SystemId, run: number, values: Partial<Sample>): Sample 
     cpuPerGbit: null,
     rssKiB: [],
     notes: [],
+    otherNamespaces: [],
     ...values,
   };
 }
@@ -220,7 +221,7 @@ const SAMPLES: Sample[] = [
   sample("wireguard-go", 2, { tcp1Mbps: 600, rttRestMs: 0.45, rttLoadMs: 4.05, cpuPerGbit: 2 }),
   sample("centipede-1", 1, { tcp1Mbps: 1100, rttRestMs: 0.83, cpuPerGbit: 1.5 }),
   sample("centipede-1", 2, { error: "boom", tcp1Mbps: 1 }),
-  sample("centipede-2", 1, { tcp1Mbps: 550, rttRestMs: 0.93 }),
+  sample("centipede-2", 1, { tcp1Mbps: 550, rttRestMs: 0.93, otherNamespaces: ["cp12ab"] }),
 ];
 
 Deno.test("summarize: medians, overhead against the same run's veth, failed samples left out", () => {
@@ -258,13 +259,14 @@ Deno.test("renderTable and renderMarkdown: one row per metric, ratio columns, fa
       iperf3: "iperf 3.12",
       commit: "abc",
     },
-    { runs: 2, seconds: 5, outDir: "/tmp", quick: false },
+    { runs: 2, seconds: 5, outDir: "/tmp", quick: false, wireguardGo: "wireguard-go" },
     SAMPLES,
     ["a warning"],
   );
   assert.match(md, /`deno run -A bench\/compare.ts --runs 2`/);
   assert.match(md, /- a warning/);
   assert.match(md, /- run 2, centipede-1: boom/);
+  assert.match(md, /Not a quiet machine:\*\* during 1 of 7 steps/);
 });
 
 Deno.test("renderSvg: a well-formed SVG with a bar per value", () => {
