@@ -24,6 +24,7 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (!(command in COMMAND_USAGE)) throw new UsageError(`unknown command "${command}"`);
+  if (command === "lab") return await runLab(rest);
   const { values, positionals } = parseCommand(rest);
   if (values.help) {
     console.log(COMMAND_USAGE[command]);
@@ -63,6 +64,37 @@ function parseCommand(rest: string[]) {
   }
 }
 
+/** `centipede lab`: its own options (`--json FILE` takes a value there). */
+async function runLab(rest: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        help: { type: "boolean", short: "h" },
+        out: { type: "string" },
+        json: { type: "string" },
+        svg: { type: "string" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.values.help) {
+    console.log(COMMAND_USAGE.lab);
+    return 0;
+  }
+  const [fewest, most, what] = ARITY.lab;
+  if (parsed.positionals.length < fewest || parsed.positionals.length > most) {
+    throw new UsageError(`lab takes ${what}`);
+  }
+  // Loaded on demand: `up` and the other commands never load the lab (nor its YAML parser).
+  const { lab } = await import("./lib/cli/lab.ts");
+  const { out, json, svg } = parsed.values;
+  return await lab(parsed.positionals[0], { out, json, svg });
+}
+
 /** Positional arguments of each command: [fewest, most]. */
 const ARITY: Record<string, [number, number, string]> = {
   genkey: [0, 0, "no arguments"],
@@ -71,6 +103,7 @@ const ARITY: Record<string, [number, number, string]> = {
   down: [1, 1, "one interface name or file"],
   reload: [1, 1, "one interface name or file"],
   show: [0, 1, "at most one interface name"],
+  lab: [1, 1, "one scenario file"],
 };
 
 interface RunOptions {

@@ -10,7 +10,6 @@
 import type { AeadBackend } from "../lib/core/aead.ts";
 import { nobleAead } from "../lib/core/aead_noble.ts";
 import { AllowedIps } from "../lib/core/allowed_ips.ts";
-import { DATA_HEADER_BYTES } from "../lib/core/constants.ts";
 import { writeDataHeader } from "../lib/core/peer.ts";
 import { ReplayWindow } from "../lib/core/replay.ts";
 import { openOpensslAead } from "../ffi/openssl_aead.ts";

@@ -15,6 +15,7 @@ Commands:
   show [NAME]     show running interfaces, their peers and paths (--json, --watch)
   down NAME       stop a running interface (NAME or FILE.conf)
   reload NAME     re-read a running interface's config file (NAME or FILE.conf)
+  lab FILE.yaml   run a scenario in network namespaces: two peers, paths, events (docs/LAB.md)
 
 Options:
   -h, --help      show help (also: centipede <command> --help)
@@ -60,4 +61,17 @@ is removed) and waits up to 5 seconds for it to be gone.`,
 Makes the running interface NAME re-read its config file, as SIGHUP does: peers are applied in
 one step, sessions of peers that stay are kept. Prints the outcome; exit status 1 when the file
 was rejected (then nothing changed).`,
+  lab: `Usage: centipede lab [--out DIR] [--json FILE] [--svg FILE] SCENARIO.yaml
+
+Runs a scenario in fresh network namespaces: a client and a server (optionally a NAT router
+between them) joined by the scenario's paths, with their rate and loss; both peers up with
+configs written from the scenario; a ping and/or a TCP flow through the tunnel; and a timeline of
+events (path down/up, rate, loss, NAT rebind, reload). Prints a line per second (ping, TCP, and
+per path: state, RTT, Mbit/s sent, first-arrival share, duplicates) and, per event, the outage
+and the TCP rate before and after. Everything it made is removed at the end, also on Ctrl-C.
+Needs root. The scenario format: docs/LAB.md; examples: examples/lab/.
+
+  --out DIR    write NAME.json and NAME.svg there (default: a new directory under /tmp)
+  --json FILE  the result: every per-second sample, the events and their outages
+  --svg FILE   a chart: throughput and RTT over time, events marked`,
 };
