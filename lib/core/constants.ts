@@ -99,8 +99,18 @@ export const REPLAY_WINDOW_PACKETS = (REPLAY_WINDOW_WORDS - 1) * REPLAY_WORD_BIT
 
 /** Probe interval on every path in use while the tunnel carries traffic. */
 export const PATH_PROBE_INTERVAL_BUSY_MS = 100;
-/** Probe interval on standby paths (failover spares, unused backups) and paths that are down. */
+/** Probe interval on standby paths (failover spares, unused backups). */
 export const PATH_PROBE_INTERVAL_STANDBY_MS = 1_000;
+/** Probe interval on paths that are down, while traffic flows: a path that returns is found fast. */
+export const PATH_PROBE_INTERVAL_DOWN_MS = 250;
+/** A probe is given up after this long when the path has no RTT estimate yet (as TCP's 1 s RTO). */
+export const PROBE_INITIAL_TIMEOUT_MS = 1_000;
+/** The minimum RTT of a path is the smallest sample of this window (queueing-free baseline). */
+export const MIN_RTT_WINDOW_MS = 10_000;
+/** Weight of one probe outcome (answered or lost) in the loss estimate when little data flows. */
+export const PROBE_LOSS_WEIGHT = 0.02;
+/** Data packets sent between two acked probes needed for a data-based loss sample. */
+export const LOSS_SAMPLE_MIN_PACKETS = 16;
 /** Traffic within this long counts as "the tunnel is busy" (probes run). */
 export const TRAFFIC_ACTIVE_WINDOW_MS = 10_000;
 /**

@@ -13,7 +13,14 @@
  * so a spoofed source address never becomes a path that receives our traffic.
  * @module
  */
-import { PATH_DOWN_MIN_MS, PROBE_OVERDUE_SLACK_MS } from "./constants.ts";
+import {
+  LOSS_SAMPLE_MIN_PACKETS,
+  MIN_RTT_WINDOW_MS,
+  PATH_DOWN_MIN_MS,
+  PROBE_INITIAL_TIMEOUT_MS,
+  PROBE_LOSS_WEIGHT,
+  PROBE_OVERDUE_SLACK_MS,
+} from "./constants.ts";
 
 /** A UDP address: an IP literal and a port. */
 export interface Endpoint {
@@ -64,6 +71,11 @@ export class Path {
   /** Smoothed RTT and its variance in ms (RFC 6298); 0 until the first sample. */
   srttMs = 0;
   rttvarMs = 0;
+  /** Smallest RTT sample of the last MIN_RTT_WINDOW_MS: the path without queues. */
+  minRttMs = 0;
+  #minRttAt = 0;
+  /** True once a probe was acknowledged on the path (it was a real, reachable path). */
+  everValidated = false;
   /** Smoothed share of packets lost on the way out (from probe acks). */
   lossRate = 0;
   /** Smoothed bytes per ms the peer received on this path (from probe acks). */
@@ -109,7 +121,19 @@ export class Path {
     return Math.max(PATH_DOWN_MIN_MS, 2 * probeIntervalMs + this.srttMs + 4 * this.rttvarMs);
   }
 
-  /** Records a probe sent at `now`. */
+  /**
+   * True when a new probe may be sent: none is outstanding, or the outstanding one is overdue
+   * (then it counts as lost). A probe still in flight on a slow or queued path is waited for.
+   */
+  probeDue(now: number): boolean {
+    if (this.probeId === 0) return true;
+    const limit = this.srttMs > 0
+      ? this.srttMs + 4 * this.rttvarMs + PROBE_OVERDUE_SLACK_MS
+      : PROBE_INITIAL_TIMEOUT_MS;
+    return now - this.probeSentAt > limit;
+  }
+
+  /** Records a probe sent at `now` (an unanswered previous one counts as lost). */
   probed(id: number, now: number): void {
     if (this.probeId !== 0) this.probeLost();
     if (this.probingSince <= this.heardSince()) this.probingSince = now;
@@ -150,8 +174,17 @@ export class Path {
     return now - this.probeSentAt > this.srttMs + 4 * this.rttvarMs + PROBE_OVERDUE_SLACK_MS;
   }
 
-  /** Adds one RTT sample. */
-  sampleRtt(rttMs: number): void {
+  /** True when the path's RTT grew well above its minimum: a queue builds, it is saturated. */
+  congested(): boolean {
+    return this.srttMs > 2 * this.minRttMs + 2;
+  }
+
+  /** Adds one RTT sample taken at `now`. */
+  sampleRtt(rttMs: number, now: number): void {
+    if (this.minRttMs === 0 || rttMs <= this.minRttMs || now - this.#minRttAt > MIN_RTT_WINDOW_MS) {
+      this.minRttMs = rttMs;
+      this.#minRttAt = now;
+    }
     if (this.srttMs === 0) {
       this.srttMs = rttMs;
       this.rttvarMs = rttMs / 2;
@@ -163,7 +196,7 @@ export class Path {
 
   /** A probe went unanswered (a newer one replaces it). */
   probeLost(): void {
-    this.lossRate = 0.9 * this.lossRate + 0.1;
+    this.lossRate = (1 - PROBE_LOSS_WEIGHT) * this.lossRate + PROBE_LOSS_WEIGHT;
   }
 
   /**
@@ -172,16 +205,20 @@ export class Path {
    * counts since the previous acked probe give the loss and the delivery rate exactly.
    */
   sampleAck(arrivals: number, arrivalBytes: number): void {
+    this.probeId = 0;
     if (this.ackedArrivals >= 0) {
       const got = (arrivals - this.ackedArrivals) >>> 0;
       const sent = this.probeSentCount - this.ackedSent;
-      if (sent >= 8) {
+      const elapsed = this.probeSentAt - this.ackedAt;
+      if (sent < LOSS_SAMPLE_MIN_PACKETS) {
+        // Too little data for a sample: the answered probe is a small "no loss" sign, and the
+        // interval grows until enough packets went out (so an idle path is not declared clean).
+        this.lossRate *= 1 - PROBE_LOSS_WEIGHT;
+        if (elapsed < 1_000) return;
+      } else {
         const lost = Math.min(1, Math.max(0, 1 - got / sent));
         this.lossRate = 0.7 * this.lossRate + 0.3 * lost;
-      } else {
-        this.lossRate *= 0.9;
       }
-      const elapsed = this.probeSentAt - this.ackedAt;
       if (elapsed > 0) {
         const rate = ((arrivalBytes - this.ackedArrivalBytes) >>> 0) / elapsed;
         this.deliveryRate = this.deliveryRate === 0 ? rate : 0.75 * this.deliveryRate + 0.25 * rate;
@@ -191,12 +228,11 @@ export class Path {
     this.ackedArrivals = arrivals;
     this.ackedArrivalBytes = arrivalBytes;
     this.ackedAt = this.probeSentAt;
-    this.probeId = 0;
   }
 
   /** True when `bytes` more may be sent before the path is validated. */
   maySend(bytes: number, amplification: number): boolean {
-    if (this.state !== "validating" || this.configured) return true;
+    if (this.configured || this.everValidated) return true;
     return this.unvalidatedSent + bytes <= amplification * this.unvalidatedReceived;
   }
 }

@@ -115,6 +115,7 @@ export class PathTable {
   /** A probe on `path` was acknowledged on it: the path is validated. */
   activate(path: Path, now: number): void {
     if (path.state === "active") return;
+    path.everValidated = true;
     path.setState("active", now);
     path.lastReceiveAt = now;
     this.#log(`path ${describePath(path)} up (rtt ${path.srttMs.toFixed(2)} ms)`);

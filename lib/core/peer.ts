@@ -30,6 +30,7 @@ import {
   MAX_STAGED_PACKETS,
   MSG_DATA,
   PATH_PROBE_INTERVAL_BUSY_MS,
+  PATH_PROBE_INTERVAL_DOWN_MS,
   PATH_PROBE_INTERVAL_STANDBY_MS,
   PEER_VERIFICATION_BURST,
   PEER_VERIFICATIONS_PER_SECOND,
@@ -252,6 +253,7 @@ export class Peer {
   }
 
   #sendProbe(session: Session, path: Path, now: number): void {
+    if (!path.probeDue(now)) return; // the last one is still in flight
     path.probed((this.#ctx.randomU32() | 1) >>> 0, now);
     const buf = this.#ctx.scratch;
     writeFrameHead(buf, FRAME_PROBE, path.probeId);
@@ -416,7 +418,7 @@ export class Peer {
     const known = this.#table.get(local, from) !== undefined;
     const path = this.#table.learn(local, from, msg.length, now);
     if (path && known) {
-      path.sampleRtt(now - pending.sentAt);
+      path.sampleRtt(now - pending.sentAt, now);
       this.#table.activate(path, now);
     }
     this.#flushStaged(session, now);
@@ -549,7 +551,7 @@ export class Peer {
     }
     if (payload !== PROBE_ACK_FRAME_BYTES) return void this.#ctx.drops.badInnerPacket++;
     if (id === 0 || id !== path.probeId) return;
-    path.sampleRtt(now - path.probeSentAt);
+    path.sampleRtt(now - path.probeSentAt, now);
     path.sampleAck(readU32(buf, DATA_HEADER_BYTES + 8), readU32(buf, DATA_HEADER_BYTES + 12));
     this.#table.activate(path, now);
     this.#tuneReorder();
@@ -625,9 +627,8 @@ export class Peer {
   /** Probe interval of `path` now: 0 = do not probe. */
   #probeInterval(path: Path, busy: boolean): number {
     if (!busy) return path.state === "validating" ? PATH_PROBE_INTERVAL_BUSY_MS : this.#keepaliveMs;
-    if (path.state === "down" || this.scheduler.isStandby(path, this.#table.list)) {
-      return PATH_PROBE_INTERVAL_STANDBY_MS;
-    }
+    if (path.state === "down") return PATH_PROBE_INTERVAL_DOWN_MS;
+    if (this.scheduler.isStandby(path, this.#table.list)) return PATH_PROBE_INTERVAL_STANDBY_MS;
     return PATH_PROBE_INTERVAL_BUSY_MS;
   }
 

@@ -177,16 +177,17 @@ export class Scheduler {
 }
 
 /**
- * A path's share of striped traffic: its measured delivery rate, with 50% headroom while it
- * loses nothing (so an unsaturated path is offered more), and equal shares before any estimate.
+ * A path's share of striped traffic: what it delivers now, doubled while its RTT shows no queue
+ * (it has spare capacity: offered more each time its delivery is measured, until a queue
+ * builds), and equal shares before any estimate. Saturated paths settle in proportion to what
+ * each carries.
  */
 function stripeWeight(path: Path, pool: readonly Path[]): number {
   let best = 0;
   for (const p of pool) best = Math.max(best, p.deliveryRate);
   if (best === 0) return 1;
-  const floor = 0.1 * best;
-  const headroom = path.lossRate < 0.01 ? 1.5 : 1;
-  return Math.max(path.deliveryRate * headroom, floor);
+  const rate = Math.max(path.deliveryRate, 0.1 * best);
+  return path.congested() ? rate : 2 * rate;
 }
 
 /** Lower is better: RTT plus variance, with loss weighing like 1 s of RTT per 100%. */
