@@ -6,6 +6,7 @@
  */
 import { encodeKey } from "../config/base64_key.ts";
 import type { Config } from "../config/config.ts";
+import { parseConfig } from "../config/parse.ts";
 import { routesToAdd } from "../config/routes.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Engine } from "../engine/engine.ts";
@@ -22,10 +23,30 @@ export interface Running {
 }
 
 /** Applies the file's peers; resolves with a summary, rejects (nothing changed) on errors. */
-export async function applyReload(running: Running): Promise<string> {
-  const { file, name, engine, log } = running;
+export function applyReload(running: Running): Promise<string> {
+  return applyPeers(running, running.file, () => loadConfig(running.file));
+}
+
+/**
+ * `centipede syncconf`: applies the peers of a config text sent over the control socket, as a
+ * reload does, without touching the interface's own file. `file` names it in messages.
+ */
+export function applySyncconf(running: Running, text: string, file: string): Promise<string> {
+  return applyPeers(running, file, () => {
+    const { config, warnings } = parseConfig(text, file);
+    for (const warning of warnings) running.log.info(`Warning: ${warning}`);
+    return Promise.resolve(config);
+  });
+}
+
+async function applyPeers(
+  running: Running,
+  file: string,
+  read: () => Promise<Config>,
+): Promise<string> {
+  const { name, engine, log } = running;
   try {
-    const next = await loadConfig(file);
+    const next = await read();
     const peers = await devicePeers(next, file);
     const restart = interfaceChanges(running.config, next);
     engine.device.setPeers(peers, performance.now());

@@ -67,6 +67,36 @@ export async function down(target: string, options: ControlCommandOptions = {}):
 }
 
 /** Asks the interface to re-read its config file; prints the outcome. 0 when applied, else 1. */
+/**
+ * `centipede syncconf NAME FILE`: sends FILE's text to the running interface, which applies its
+ * peers in one step (sessions of peers that stay are kept). Exit 1 when it was rejected.
+ */
+export async function syncconf(
+  target: string,
+  file: string,
+  options: ControlCommandOptions = {},
+): Promise<number> {
+  const out = options.out ?? console.log;
+  const err = options.err ?? console.error;
+  try {
+    const name = targetInterface(target);
+    const text = await Deno.readTextFile(file);
+    const path = `/syncconf?file=${encodeURIComponent(file)}`;
+    const dir = options.dir ?? controlDir();
+    const response = await request(name, "POST", path, dir, undefined, text);
+    const body = response.body.trim();
+    if (response.status === 200) {
+      if (body) out(body);
+      return 0;
+    }
+    err(`interface ${name}: syncconf failed: ${body || `status ${response.status}`}`);
+    return 1;
+  } catch (error) {
+    err((error as Error).message);
+    return 1;
+  }
+}
+
 export async function reload(target: string, options: ControlCommandOptions = {}): Promise<number> {
   const out = options.out ?? console.log;
   const err = options.err ?? console.error;

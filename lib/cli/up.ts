@@ -20,7 +20,7 @@ import { openTun } from "../../ffi/tun_linux.ts";
 import { ipLink, runHook } from "../host/ip_link.ts";
 import { stderrLogger } from "../host/log.ts";
 import { type CountedSocket, openPathSockets, type Transport } from "../host/path_sockets.ts";
-import { applyReload, type Running } from "./apply_reload.ts";
+import { applyReload, applySyncconf, type Running } from "./apply_reload.ts";
 import { devicePeers, loadConfig } from "./load_config.ts";
 
 /** Options of `up`. */
@@ -70,6 +70,10 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     onShutdown: () => stop.abort(),
     onReload: () =>
       running ? applyReload(running) : Promise.reject(new Error(`${name} is still starting`)),
+    onSyncconf: (text, from) =>
+      running
+        ? applySyncconf(running, text, from)
+        : Promise.reject(new Error(`${name} is still starting`)),
   });
   let iface: Interface;
   try {

@@ -15,6 +15,7 @@ Commands:
   show [NAME]     show running interfaces, their peers and paths (--json, --watch)
   down NAME       stop a running interface (NAME or FILE.conf)
   reload NAME     re-read a running interface's config file (NAME or FILE.conf)
+  syncconf NAME FILE  apply FILE's peers to a running interface, keeping sessions that stay
   lab FILE.yaml   run a scenario in network namespaces: two peers, paths, events (docs/LAB.md)
 
 Options:
@@ -61,6 +62,12 @@ is removed) and waits up to 5 seconds for it to be gone.`,
 Makes the running interface NAME re-read its config file, as SIGHUP does: peers are applied in
 one step, sessions of peers that stay are kept. Prints the outcome; exit status 1 when the file
 was rejected (then nothing changed).`,
+  syncconf: `Usage: centipede syncconf NAME PATH/FILE.conf
+
+Sends FILE's configuration to the running interface NAME, which applies its peers (keys,
+endpoints, allowed IPs, keepalive, mode) in one step, as wg syncconf does: sessions of peers that
+stay are kept. Interface keys that differ are reported as needing a restart. Exit status 1 when
+the file was rejected (then nothing changed).`,
   lab: `Usage: centipede lab [--out DIR] [--json FILE] [--svg FILE] SCENARIO.yaml
 
 Runs a scenario in fresh network namespaces: a client and a server (optionally a NAT router

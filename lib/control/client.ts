@@ -29,6 +29,7 @@ export async function request(
   path: string,
   dir: string = controlDir(),
   timeoutMs: number = REQUEST_TIMEOUT_MS,
+  body?: string,
 ): Promise<ControlResponse> {
   const socket = socketPath(name, dir);
   await assertSocket(name, socket);
@@ -37,6 +38,7 @@ export async function request(
     const response = await fetch(`http://localhost${path}`, {
       method,
       client,
+      body,
       signal: AbortSignal.timeout(timeoutMs),
     });
     return { status: response.status, body: await response.text() };

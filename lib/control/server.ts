@@ -27,6 +27,11 @@ export interface ControlOptions {
   readonly onShutdown: () => void;
   /** Applies the config file again; resolves with a summary, rejects with the reason. */
   readonly onReload: () => Promise<string>;
+  /**
+   * Applies the peers of a config text (`syncconf`); `file` names it in error messages.
+   * Resolves with a summary, rejects with the reason (then nothing changed).
+   */
+  readonly onSyncconf?: (text: string, file: string) => Promise<string>;
 }
 
 /** A running control server. */
@@ -58,6 +63,14 @@ export async function serveControl(options: ControlOptions): Promise<ControlServ
         case "POST /reload":
           try {
             return text(200, line(await options.onReload()));
+          } catch (error) {
+            return text(500, line(messageOf(error)));
+          }
+        case "POST /syncconf":
+          if (!options.onSyncconf) return text(404, "not found\n");
+          try {
+            const file = new URL(request.url).searchParams.get("file") ?? "syncconf";
+            return text(200, line(await options.onSyncconf(await request.text(), file)));
           } catch (error) {
             return text(500, line(messageOf(error)));
           }

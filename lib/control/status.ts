@@ -89,7 +89,8 @@ export interface PathStatus {
   backup: boolean;
   /** Failover preference: lower first. */
   priority: number;
-  state: PathState;
+  /** The core's state, or `standby` for an active path kept warm but not carrying data. */
+  state: PathState | "standby";
   /** Seconds since the last state change; null when unchanged since the path was created. */
   "state_since_seconds_ago": number | null;
   /** Smoothed round-trip time in ms; null before the first sample. */
@@ -255,7 +256,11 @@ function peerStatus(peer: Peer, listen: readonly ListenStatus[], now: number): P
     bytes_sent: paths.reduce((sum, p) => sum + p.bytesSent, 0),
     bytes_received: paths.reduce((sum, p) => sum + p.bytesReceived, 0),
     duplicates_dropped: c.duplicatesDropped,
-    paths: paths.map((p) => pathStatus(p, listen, c.packetsReceived, now)),
+    paths: paths.map((p) => ({
+      ...pathStatus(p, listen, c.packetsReceived, now),
+      // An active path kept warm but not carrying data (failover spare, idle backup).
+      ...(scheduler.isStandby(p, peer.paths) ? { state: "standby" as const } : {}),
+    })),
   };
 }
 

@@ -75,3 +75,38 @@ Deno.test("ReplayWindow matches a reference set under random reordering", () => 
     }
   }
 });
+
+Deno.test("ReplayWindow bounds cross-path lag: copies later than the window are dropped, once", () => {
+  // Two paths carry every counter; the slow one lags `lag` counters behind the fast one. The fast
+  // path loses every 10th packet, which the slow copy must fill while it is inside the window.
+  for (const lag of [100, REPLAY_WINDOW_PACKETS - 1, REPLAY_WINDOW_PACKETS + 500]) {
+    const w = new ReplayWindow();
+    const seen = new Set<number>();
+    let delivered = 0;
+    let late = 0;
+    const total = REPLAY_WINDOW_PACKETS + 2_000;
+    const arrive = (c: number) => {
+      const verdict = w.check(c);
+      if (verdict === Replay.Fresh && w.accept(c)) {
+        assert.ok(!seen.has(c), `counter ${c} delivered twice`);
+        seen.add(c);
+        delivered++;
+      }
+      if (verdict === Replay.TooOld) late++;
+    };
+    for (let t = 0; t < total + lag; t++) {
+      if (t < total && t % 10 !== 0) arrive(t); // fast path, with losses
+      if (t >= lag) arrive(t - lag); // slow path
+    }
+    if (lag < REPLAY_WINDOW_PACKETS) {
+      assert.equal(delivered, total, `lag ${lag}: every packet exactly once`);
+      assert.equal(late, 0);
+    } else {
+      // Beyond the window most slow copies arrive too old: the fast path's losses before the
+      // last window stay lost, and nothing is ever delivered twice.
+      assert.ok(delivered < total, `lag ${lag}: ${delivered} of ${total}`);
+      // Every counter more than a window behind the newest is refused: the first 2000 here.
+      assert.equal(late, total - REPLAY_WINDOW_PACKETS, "late copies counted as too old");
+    }
+  }
+});

@@ -268,7 +268,7 @@ async function warmUp(run: Run): Promise<void> {
     const st = await peerStatus(run, run.client, true);
     const paths = clientPathSamples(null, st, 1, run.plan, run.conditions);
     states = Object.entries(paths).map(([name, p]) => `${name} ${p.state ?? "-"}`);
-    if (Object.values(paths).every((p) => p.state === "active")) break;
+    if (Object.values(paths).every((p) => p.state === "active" || p.state === "standby")) break;
     await sleep(200, run.signal);
   }
   if (run.signal.aborted) return;

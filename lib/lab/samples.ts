@@ -98,7 +98,7 @@ function sum(paths: readonly PathStatus[], key: "bytes_sent" | "duplicates" | "f
 /** A state for several status paths of one lab path: the configured one's, else the best. */
 function stateOf(paths: readonly PathStatus[]): PathStatus | null {
   const rank = (p: PathStatus) =>
-    (p.configured ? 0 : 3) + ["active", "validating", "down"].indexOf(p.state);
+    (p.configured ? 0 : 4) + ["active", "standby", "validating", "down"].indexOf(p.state);
   return [...paths].sort((a, b) => rank(a) - rank(b))[0] ?? null;
 }
 

@@ -271,8 +271,9 @@ async function linkPaths(t: TwoPathTunnel, side: Side, index: number): Promise<P
  * validating; "down" when none of its paths is active.
  */
 function linkIs(paths: readonly PathStatus[], state: "active" | "down"): boolean {
-  if (state === "down") return paths.every((p) => p.state !== "active");
-  return paths[0].state === "active" && paths.every((p) => p.state !== "validating");
+  const up = (p: PathStatus) => p.state === "active" || p.state === "standby";
+  if (state === "down") return !paths.some(up);
+  return up(paths[0]) && paths.every((p) => p.state !== "validating");
 }
 
 async function bothPathStates(t: TwoPathTunnel): Promise<string> {

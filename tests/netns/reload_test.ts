@@ -78,3 +78,50 @@ Deno.test("reload: five reloads, one broken, under a 100 Hz ping: no loss, same 
     "no new handshake: the session stayed",
   );
 });
+
+Deno.test("syncconf: a file's peers are applied to a running interface; a bad one changes nothing", async () => {
+  requireRoot();
+  await ensureCommand("ping", "iputils-ping");
+  await using lab = await Lab.create();
+  const t = await setupTwoPathTunnel(lab);
+  const cli = (...args: string[]) =>
+    lab.exec(t.a, centipedeArgv(...args), { cwd: REPO_ROOT, env: t.envA, timeoutMs: 30_000 });
+  const status = async () =>
+    JSON.parse((await cli("show", "--json", t.iface)).stdout) as InterfaceStatus;
+  const before = await status();
+  const original = await Deno.readTextFile(t.confA);
+  const other = (await cli("genkey")).stdout.trim();
+  const otherPublic = (await lab.exec(null, centipedeArgv("pubkey"), { stdin: other })).stdout
+    .trim();
+  const added = `${original}\n[Peer]\nPublicKey = ${otherPublic}\nAllowedIPs = 10.77.0.9/32\n`;
+  const file = `${t.confA}.sync`;
+  await Deno.writeTextFile(file, added, { mode: 0o600 });
+  const ping = lab.exec(t.a, ["ping", "-n", "-q", "-c", "200", "-i", "0.01", t.tunB], {
+    timeoutMs: 30_000,
+  });
+  const ok = await cli("syncconf", t.iface, file);
+  await Deno.writeTextFile(file, `${added}\nNoSuchKey = 1\n`, { mode: 0o600 });
+  const bad = await cli("syncconf", t.iface, file);
+  const summary = parsePing((await ping).stdout);
+  console.log(
+    `FIGURE syncconf: ${ok.stdout.trim()} | bad file: exit ${bad.code} ${bad.stderr.trim()}`,
+  );
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /: 2 peer\(s\)/);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /NoSuchKey/);
+  const after = await status();
+  assert.deepEqual(
+    after.peers.map((p) => p.public_key).sort(),
+    [
+      t.keysB.publicKey,
+      otherPublic,
+    ].sort(),
+  );
+  assert.equal(
+    after.peers.find((p) => p.public_key === t.keysB.publicKey)!.handshakes_completed,
+    before.peers[0].handshakes_completed,
+    "the session that stayed was kept",
+  );
+  assert.equal(summary.received, summary.transmitted, "no ping lost during syncconf");
+});
