@@ -1,7 +1,8 @@
 /**
- * SIGHUP and `centipede reload`: re-read the file and apply its peers in one step. A file that
- * fails to parse or check changes nothing. Interface keys (PrivateKey, ListenPort, Bind, Address,
- * MTU) need a restart and are reported as such.
+ * SIGHUP, `centipede reload` and `syncconf`: read the file and apply it in one step. A file that
+ * fails to parse or check changes nothing. Peers (keys, endpoints, allowed IPs, keepalive, mode)
+ * are applied with their sessions kept; new `Bind`/`ListenPort` move the sockets (sessions kept,
+ * paths validated again); PrivateKey, Address and MTU need a restart and are reported as such.
  * @module
  */
 import { encodeKey } from "../config/base64_key.ts";
@@ -20,6 +21,11 @@ export interface Running {
   readonly engine: Engine;
   readonly log: Logger;
   config: Config;
+  /**
+   * Moves the interface to the local path ends of `next` (its `Bind` and `ListenPort`); rejects,
+   * with the old ends restored, when they cannot be opened.
+   */
+  readonly rebind: (next: Config) => Promise<void>;
 }
 
 /** Applies the file's peers; resolves with a summary, rejects (nothing changed) on errors. */
@@ -49,15 +55,20 @@ async function applyPeers(
     const next = await read();
     const peers = await devicePeers(next, file);
     const restart = interfaceChanges(running.config, next);
+    const moved = localEndsChanged(running.config, next);
+    if (moved) await running.rebind(next);
     engine.device.setPeers(peers, performance.now());
     const before = new Set(routesToAdd(running.config));
     const routes = routesToAdd(next).filter((r) => !before.has(r));
     if (routes.length > 0) {
       await ipLink.configure(name, { addresses: [], mtu: running.config.mtu, routes });
     }
-    // Interface keys stay as they run until a restart; the peers are the new ones.
-    running.config = { ...running.config, peers: next.peers };
+    // Keys that need a restart stay as they run; the peers and the local ends are the new ones.
+    running.config = moved
+      ? { ...running.config, peers: next.peers, binds: next.binds, listenPort: next.listenPort }
+      : { ...running.config, peers: next.peers };
     let summary = `reloaded ${file}: ${peers.length} peer(s)`;
+    if (moved) summary += `, local ends ${describeEnds(next)}`;
     if (restart.length > 0) summary += `; not applied until restart: ${restart.join(", ")}`;
     log.info(summary);
     return summary;
@@ -68,11 +79,20 @@ async function applyPeers(
   }
 }
 
+/** True when `Bind` or `ListenPort` differ: the sockets must be opened again. */
+function localEndsChanged(a: Config, b: Config): boolean {
+  return a.listenPort !== b.listenPort || JSON.stringify(a.binds) !== JSON.stringify(b.binds);
+}
+
+function describeEnds(config: Config): string {
+  const binds = config.binds.length > 0 ? config.binds.map((b) => b.address).join(", ") : "any";
+  return `${binds} port ${config.listenPort || "(kept)"}`;
+}
+
+/** Interface keys that a reload does not apply. */
 function interfaceChanges(a: Config, b: Config): string[] {
   const changed: string[] = [];
   if (encodeKey(a.privateKey) !== encodeKey(b.privateKey)) changed.push("PrivateKey");
-  if (a.listenPort !== b.listenPort) changed.push("ListenPort");
-  if (JSON.stringify(a.binds) !== JSON.stringify(b.binds)) changed.push("Bind");
   if (a.addresses.map((x) => x.text).join() !== b.addresses.map((x) => x.text).join()) {
     changed.push("Address");
   }

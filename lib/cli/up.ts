@@ -89,10 +89,8 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     peers,
     tun: iface.tun,
     sockets: iface.sockets,
-    ends: config.binds.length > 0 ? config.binds : undefined,
-    poller: options.udp === "ffi"
-      ? openPoller([iface.tun.fd, ...iface.sockets.map((s) => (s as { fd?: number }).fd ?? -1)])
-      : undefined,
+    ends: endsOf(config),
+    poller: pollerFor(iface.tun, iface.sockets, options.udp),
     backend,
     logger: log,
     onFatal: (error) => {
@@ -101,7 +99,10 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     },
   });
   engine.start();
-  running = { file, name, engine, log, config };
+  const rebind = async (next: Config) => {
+    sockets = await rebindSockets(engine, iface, next, running!.config, options.udp);
+  };
+  running = { file, name, engine, log, config, rebind };
   const current = running;
   const listen = sockets.map((s) => formatAddr(s.localAddr)).join(" ");
   const on = Object.entries(backends(engine, options.udp, backend)).map(([k, v]) => `${k}=${v}`);
@@ -136,6 +137,47 @@ async function setUp(name: string, config: Config, udp: Transport): Promise<Inte
     for (const socket of sockets) socket.close();
     throw error;
   }
+}
+
+/** A poller over the TUN and the sockets for the batched loop (FFI transport only). */
+function pollerFor(tun: TunDevice, sockets: readonly CountedSocket[], udp: Transport) {
+  if (udp !== "ffi") return undefined;
+  return openPoller([tun.fd, ...sockets.map((s) => (s as { fd?: number }).fd ?? -1)]);
+}
+
+/**
+ * Reload with new `Bind`/`ListenPort`: closes the current sockets (the new ones may need the same
+ * address and port), opens the new ones and hands them to the engine; the sessions stay. When
+ * the new ones cannot be opened, the old ones are opened again and the error is thrown.
+ * `ListenPort = 0` keeps the port in use, so that peers still reach us.
+ */
+async function rebindSockets(
+  engine: Engine,
+  iface: Interface,
+  next: Config,
+  current: Config,
+  udp: Transport,
+): Promise<CountedSocket[]> {
+  const port = iface.sockets[0]?.localAddr.port ?? 0;
+  for (const socket of iface.sockets) socket.close();
+  let sockets: CountedSocket[];
+  let ends = next;
+  try {
+    sockets = await openPathSockets({ ...next, listenPort: next.listenPort || port }, udp);
+  } catch (error) {
+    ends = current;
+    sockets = await openPathSockets({ ...current, listenPort: current.listenPort || port }, udp);
+    engine.replaceSockets(sockets, endsOf(ends), pollerFor(iface.tun, sockets, udp));
+    iface.sockets.splice(0, iface.sockets.length, ...sockets);
+    throw error;
+  }
+  engine.replaceSockets(sockets, endsOf(ends), pollerFor(iface.tun, sockets, udp));
+  iface.sockets.splice(0, iface.sockets.length, ...sockets);
+  return sockets;
+}
+
+function endsOf(config: Config) {
+  return config.binds.length > 0 ? config.binds : undefined;
 }
 
 /** PreDown, stop the engine, remove the interface, PostDown. Hook failures are only logged. */

@@ -66,7 +66,8 @@ was rejected (then nothing changed).`,
 
 Sends FILE's configuration to the running interface NAME, which applies its peers (keys,
 endpoints, allowed IPs, keepalive, mode) in one step, as wg syncconf does: sessions of peers that
-stay are kept. Interface keys that differ are reported as needing a restart. Exit status 1 when
+stay are kept; Bind and ListenPort move the sockets; PrivateKey, Address and MTU are reported as
+needing a restart. Exit status 1 when
 the file was rejected (then nothing changed).`,
   lab: `Usage: centipede lab [--out DIR] [--json FILE] [--svg FILE] SCENARIO.yaml
 

@@ -64,7 +64,7 @@ interface IndexEntry {
 /** The protocol state of one interface. */
 export class Device implements PeerContext {
   readonly me: Identity;
-  readonly locals: readonly LocalEnd[];
+  locals: readonly LocalEnd[];
   readonly backend: AeadBackend;
   readonly output: Output;
   readonly drops: DropCounters = newDropCounters();
@@ -153,6 +153,16 @@ export class Device implements PeerContext {
         this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
       }
     }
+  }
+
+  /**
+   * Replaces the local path ends (a reload changed `Bind` or the port): every peer's paths start
+   * over on the new ends; sessions stay, so no handshake is needed and traffic resumes as soon as
+   * the new paths validate.
+   */
+  setLocals(locals: readonly LocalEnd[], now: number): void {
+    this.locals = locals;
+    for (const peer of this.#byKey.values()) peer.resetPaths(now);
   }
 
   /** Starts handshakes with every peer that has an endpoint. */

@@ -33,7 +33,7 @@ export class PathTable {
    * the same sender, so the hot path finds its path without building a string key.
    */
   readonly #alias: Map<Endpoint, Path>[] = [];
-  readonly #locals: readonly LocalEnd[];
+  #locals: readonly LocalEnd[];
   readonly #log: (message: string) => void;
   /** Called when a path is removed, so schedulers can forget it. */
   onRemove?: (path: Path) => void;
@@ -56,6 +56,17 @@ export class PathTable {
       aliases.set(remote, path);
     }
     return path;
+  }
+
+  /**
+   * New local ends (`Bind` changed): every path is forgotten, the configured ones are made again
+   * for the new ends, and learned ones come back from the peer's next authenticated packets.
+   */
+  reset(locals: readonly LocalEnd[], endpoints: readonly Endpoint[]): void {
+    for (const path of [...this.list]) this.#remove(path);
+    this.#alias.length = 0;
+    this.#locals = locals;
+    this.setEndpoints(endpoints);
   }
 
   /** Replaces the configured remote ends. Paths that stay keep their state; learned ones stay. */

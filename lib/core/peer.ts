@@ -125,6 +125,7 @@ export class Peer {
   #lastTimestampSentUs = 0;
   #lastTrafficAt = Number.NEGATIVE_INFINITY;
   #staged: Uint8Array[] = [];
+  #endpoints: readonly Endpoint[];
   readonly #verifications = new TokenBucket(PEER_VERIFICATIONS_PER_SECOND, PEER_VERIFICATION_BURST);
 
   constructor(ctx: PeerContext, options: PeerOptions) {
@@ -140,6 +141,7 @@ export class Peer {
       );
     this.#table = new PathTable(ctx.locals, (message) => this.#log(message));
     this.#table.onRemove = (path) => this.scheduler.forget(path);
+    this.#endpoints = options.endpoints;
     this.#table.setEndpoints(options.endpoints);
     this.#deliver = (packet) => this.#ctx.output.deliver(packet, 0, packet.length);
   }
@@ -156,10 +158,17 @@ export class Peer {
 
   /** Applies a reloaded configuration; sessions and paths that stay are kept. */
   reconfigure(options: PeerOptions): void {
+    this.#endpoints = options.endpoints;
     this.#table.setEndpoints(options.endpoints);
     this.#keepaliveMs = options.persistentKeepaliveSeconds * 1000;
     this.scheduler.mode = options.mode ?? "duplicate";
     this.scheduler.redundancy = options.redundancy ?? 0;
+  }
+
+  /** The device's local ends changed: paths start over, the sessions stay. */
+  resetPaths(now: number): void {
+    this.#table.reset(this.#ctx.locals, this.#endpoints);
+    for (const path of this.#table.list) path.nextProbeAt = now;
   }
 
   #log(message: string): void {

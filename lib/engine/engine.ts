@@ -79,9 +79,11 @@ export class Engine {
   /** `batched` or `portable`, for logs and `show`. */
   readonly loop: "batched" | "portable";
   readonly #tun: TunDevice;
-  readonly #sockets: readonly PathSocket[];
-  readonly #batch: readonly BatchSocket[] | undefined;
-  readonly #poller: Poller | undefined;
+  #sockets: readonly PathSocket[];
+  #batch: readonly BatchSocket[] | undefined;
+  #poller: Poller | undefined;
+  /** Set when the device's deadlines moved outside the loop (new sockets). */
+  #deadlineDirty = false;
   readonly #onFatal: (error: Error) => void;
   #timer?: ReturnType<typeof setTimeout>;
   #dropLog?: ReturnType<typeof setInterval>;
@@ -103,11 +105,7 @@ export class Engine {
     this.device = new Device({
       privateKey: options.privateKey,
       peers: options.peers,
-      locals: options.sockets.map((s, i) => ({
-        family: s.families.length === 1 ? s.families[0] : 0,
-        backup: options.ends?.[i]?.backup ?? false,
-        priority: options.ends?.[i]?.priority ?? 0,
-      })),
+      locals: localEnds(options.sockets, options.ends),
       rng: { fill: (bytes) => void crypto.getRandomValues(bytes) },
       backend: options.backend,
       logger: options.logger,
@@ -129,17 +127,53 @@ export class Engine {
     this.device.start(performance.now());
     this.#dropsLogged = { ...this.device.drops };
     this.#dropLog = setInterval(() => this.#logDrops(), DROP_LOG_INTERVAL_MS);
-    const guard = (loop: Promise<void>) =>
-      loop.catch((error) => {
-        if (!this.#closed) this.#onFatal(error as Error);
-      });
     if (this.#batch) {
       this.#flush();
-      this.#loops.push(guard(this.#batchLoop(this.#batch, this.#poller!)));
+      this.#loops.push(this.#guard(this.#batchLoop()));
       return;
     }
-    this.#loops.push(guard(this.#tunLoop()));
-    this.#sockets.forEach((socket, i) => this.#loops.push(guard(this.#socketLoop(socket, i))));
+    this.#loops.push(this.#guard(this.#tunLoop()));
+    this.#sockets.forEach((socket, i) =>
+      this.#loops.push(this.#guard(this.#socketLoop(socket, i)))
+    );
+    this.#arm();
+  }
+
+  #guard(loop: Promise<void>): Promise<void> {
+    return loop.catch((error) => {
+      if (!this.#closed) this.#onFatal(error as Error);
+    });
+  }
+
+  /**
+   * Moves to new local path ends (a reload changed `Bind` or `ListenPort`): the old sockets are
+   * closed, every peer's paths start over on the new ones, and sessions stay. In the batched loop
+   * the new sockets must be batch sockets with a `poller` watching them and the TUN.
+   */
+  replaceSockets(
+    sockets: readonly PathSocket[],
+    ends: EngineOptions["ends"],
+    poller?: Poller,
+  ): void {
+    if (this.#batch && (!poller || !sockets.every(isBatchSocket))) {
+      throw new TypeError("the batched loop needs batch sockets and a poller");
+    }
+    const old = this.#sockets;
+    const oldPoller = this.#poller;
+    this.#sockets = sockets;
+    if (this.#batch) {
+      this.#batch = sockets as BatchSocket[];
+      this.#poller = poller;
+    }
+    this.device.setLocals(localEnds(sockets, ends), performance.now());
+    this.#deadlineDirty = true;
+    for (const socket of old) socket.close();
+    if (this.#batch) {
+      oldPoller?.close();
+      return;
+    }
+    sockets.forEach((socket, i) => this.#loops.push(this.#guard(this.#socketLoop(socket, i))));
+    this.#timerAt = Number.POSITIVE_INFINITY;
     this.#arm();
   }
 
@@ -163,7 +197,7 @@ export class Engine {
    * When a round found no work, park in poll() until the next deadline; after a few busy
    * rounds, yield to the event loop so signals and the control socket are served.
    */
-  async #batchLoop(sockets: readonly BatchSocket[], poller: Poller): Promise<void> {
+  async #batchLoop(): Promise<void> {
     const device = this.device;
     const tun = this.#tun;
     const buf = new Uint8Array(DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES);
@@ -173,8 +207,15 @@ export class Engine {
     let lastWorkAt = Number.NEGATIVE_INFINITY;
     const io = this.io;
     while (!this.#closed) {
+      // Read each round: a reload may have replaced the sockets while the loop yielded.
+      const sockets = this.#batch!;
+      const poller = this.#poller!;
       let work = 0;
       let now = performance.now();
+      if (this.#deadlineDirty) {
+        this.#deadlineDirty = false;
+        deadline = now;
+      }
       for (let i = 0; i < TUN_BATCH_PACKETS; i++) {
         io.tunReads++;
         const length = tun.read(packetView);
@@ -287,6 +328,15 @@ export class Engine {
     this.device.handleTimeout(performance.now());
     this.#arm();
   }
+}
+
+/** The device's view of each socket: its families and the `Bind` flags. */
+function localEnds(sockets: readonly PathSocket[], ends: EngineOptions["ends"]) {
+  return sockets.map((s, i) => ({
+    family: s.families.length === 1 ? s.families[0] : 0 as const,
+    backup: ends?.[i]?.backup ?? false,
+    priority: ends?.[i]?.priority ?? 0,
+  }));
 }
 
 function isBatchSocket(socket: PathSocket): socket is BatchSocket {

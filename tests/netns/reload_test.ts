@@ -125,3 +125,52 @@ Deno.test("syncconf: a file's peers are applied to a running interface; a bad on
   );
   assert.equal(summary.received, summary.transmitted, "no ping lost during syncconf");
 });
+
+Deno.test("reload: removing and adding a Bind keeps the session and the ping", async () => {
+  requireRoot();
+  await ensureCommand("ping", "iputils-ping");
+  await using lab = await Lab.create();
+  const t = await setupTwoPathTunnel(lab);
+  const cli = (...args: string[]) =>
+    lab.exec(t.a, centipedeArgv(...args), { cwd: REPO_ROOT, env: t.envA, timeoutMs: 30_000 });
+  const status = async () =>
+    JSON.parse((await cli("show", "--json", t.iface)).stdout) as InterfaceStatus;
+  const warm = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
+  assert.equal(warm.code, 0, warm.stderr);
+  const before = await status();
+  const original = await Deno.readTextFile(t.confA);
+  const bindLine = original.split("\n").find((l) => /^Bind\s*=/.test(l))!;
+  const first = bindLine.split("=")[1].split(",")[0].trim();
+  const ping = lab.exec(t.a, ["ping", "-n", "-q", "-c", "300", "-i", "0.01", t.tunB], {
+    timeoutMs: 30_000,
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await Deno.writeTextFile(t.confA, original.replace(bindLine, `Bind = ${first}`));
+  const shrink = await cli("reload", t.iface);
+  const during = await status();
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await Deno.writeTextFile(t.confA, original);
+  const grow = await cli("reload", t.iface);
+  const summary = parsePing((await ping).stdout);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const after = await status();
+  console.log(
+    `FIGURE bind reloads: ${shrink.stdout.trim()} | ${grow.stdout.trim()} | ping ` +
+      `${summary.transmitted} sent, ${summary.received} received`,
+  );
+  assert.equal(shrink.code, 0, shrink.stderr);
+  assert.equal(grow.code, 0, grow.stderr);
+  assert.deepEqual(during.listen.map((l) => l.address), [`${first}:51820`]);
+  assert.equal(after.listen.length, 2);
+  assert.equal(
+    after.peers[0].paths.filter((p) => p.state === "active").length,
+    2,
+    "both direct paths active again",
+  );
+  assert.equal(
+    after.peers[0].handshakes_completed,
+    before.peers[0].handshakes_completed,
+    "no new handshake: the session stayed",
+  );
+  assert.ok(summary.received >= summary.transmitted - 2, "at most a ping or two lost per rebind");
+});
