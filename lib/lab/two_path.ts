@@ -59,6 +59,10 @@ export interface TwoPathOptions {
   /** Echo the peers' output lines to the console. */
   readonly echo?: boolean;
   readonly port?: number;
+  /** `Mode` of both peers; absent: no Mode line (duplicate). */
+  readonly mode?: "duplicate" | "failover" | "aggregate" | "adaptive";
+  /** Runs after the namespaces and paths exist and before the peers start (impairments). */
+  readonly beforeStart?: (a: string, b: string, paths: readonly TunnelPath[]) => Promise<void>;
 }
 
 /**
@@ -105,6 +109,7 @@ export async function setupTwoPathTunnel(
       endpoints: paths.map((p) => `${p.ipB}:${port}`),
       allowedIps: ["10.77.0.2/32"],
       persistentKeepalive: 25,
+      mode: options.mode,
     }],
   });
   // B's config goes to its own directory: both files are named after the interface.
@@ -120,8 +125,10 @@ export async function setupTwoPathTunnel(
       endpoints: paths.map((p) => `${p.ipA}:${port}`),
       allowedIps: ["10.77.0.1/32"],
       persistentKeepalive: 25,
+      mode: options.mode,
     }],
   });
+  if (options.beforeStart) await options.beforeStart(a, b, paths);
   const envA = { [CONTROL_DIR_ENV]: controlDirFor(confA) };
   const envB = { [CONTROL_DIR_ENV]: controlDirFor(confB) };
   const t0 = performance.now();

@@ -18,14 +18,10 @@
 
 import type { InterfaceStatus, PathStatus, PeerStatus } from "../../lib/control/status.ts";
 import {
-  CONTROL_DIR_ENV,
   controlDirFor,
-  genKeyPair,
-  type InterfaceConfig,
   type Lab,
   type Proc,
-  renderConfig,
-  startPeer,
+  setupTwoPathTunnel,
   type TunnelPath,
   type TwoPathTunnel,
 } from "./lab.ts";
@@ -39,23 +35,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// ---- configs with a Mode ----
-
-/** Writes `dir/NAME.conf` (mode 0600): the lab's rendering plus `Mode` for the (single) peer. */
-export async function writeModeConfig(
-  dir: string,
-  name: string,
-  c: InterfaceConfig,
-  mode?: Mode,
-): Promise<string> {
-  if (c.peers.length !== 1) throw new Error("writeModeConfig: exactly one peer expected");
-  // renderConfig puts the only [Peer] section last, so a key appended at the end belongs to it.
-  const text = renderConfig(c) + (mode === undefined ? "" : `Mode = ${mode}\n`);
-  const path = `${dir}/${name}.conf`;
-  await Deno.writeTextFile(path, text, { mode: 0o600 });
-  await Deno.chmod(path, 0o600);
-  return path;
-}
+// ---- the two-path tunnel with a Mode ----
 
 /** Options for {@link setupModeTunnel}. */
 export interface ModeTunnelOptions {
@@ -69,86 +49,12 @@ export interface ModeTunnelOptions {
   readonly echo?: boolean;
 }
 
-/**
- * The standard two-namespace, two-path topology of lab.ts's `setupTwoPathTunnel` (same
- * addresses: paths 10.201.1.0/24 and 10.201.2.0/24 on devices `p1` and `p2`, tunnel
- * 10.77.0.1 <-> 10.77.0.2), with `Mode = options.mode` on both peers.
- */
-export async function setupModeTunnel(
+/** The lab's standard two-path tunnel (`setupTwoPathTunnel`) named `cpm0` by default. */
+export function setupModeTunnel(
   lab: Lab,
   options: ModeTunnelOptions = {},
 ): Promise<TwoPathTunnel> {
-  const iface = options.iface ?? "cpm0";
-  const port = options.port ?? 51820;
-  const a = await lab.addNamespace("a");
-  const b = await lab.addNamespace("b");
-  const paths: [TunnelPath, TunnelPath] = [
-    { devA: "p1", devB: "p1", ipA: "10.201.1.1", ipB: "10.201.1.2" },
-    { devA: "p2", devB: "p2", ipA: "10.201.2.1", ipB: "10.201.2.2" },
-  ];
-  for (const p of paths) {
-    await lab.addVeth(a, b, {
-      devA: p.devA,
-      devB: p.devB,
-      addrA: `${p.ipA}/24`,
-      addrB: `${p.ipB}/24`,
-    });
-  }
-  // genkey runs on the host first (it also fills Deno's module cache).
-  const keysA = await genKeyPair();
-  const keysB = await genKeyPair();
-  const dir = await lab.tempDir();
-  const confA = await writeModeConfig(dir, iface, {
-    privateKey: keysA.privateKey,
-    address: "10.77.0.1/24",
-    listenPort: port,
-    binds: paths.map((p) => p.ipA),
-    peers: [{
-      publicKey: keysB.publicKey,
-      endpoints: paths.map((p) => `${p.ipB}:${port}`),
-      allowedIps: ["10.77.0.2/32"],
-      persistentKeepalive: 25,
-    }],
-  }, options.mode);
-  const dirB = `${dir}/b`;
-  await Deno.mkdir(dirB, { mode: 0o700 });
-  const confB = await writeModeConfig(dirB, iface, {
-    privateKey: keysB.privateKey,
-    address: "10.77.0.2/24",
-    listenPort: port,
-    binds: paths.map((p) => p.ipB),
-    peers: [{
-      publicKey: keysA.publicKey,
-      endpoints: paths.map((p) => `${p.ipA}:${port}`),
-      allowedIps: ["10.77.0.1/32"],
-      persistentKeepalive: 25,
-    }],
-  }, options.mode);
-  if (options.beforeStart) await options.beforeStart(a, b, paths);
-  const envA = { [CONTROL_DIR_ENV]: controlDirFor(confA) };
-  const envB = { [CONTROL_DIR_ENV]: controlDirFor(confB) };
-  const t0 = performance.now();
-  const [peerA, peerB] = await Promise.all([
-    startPeer(lab, a, confA, { echo: options.echo, env: envA }),
-    startPeer(lab, b, confB, { echo: options.echo, env: envB }),
-  ]);
-  return {
-    a,
-    b,
-    iface,
-    confA,
-    confB,
-    keysA,
-    keysB,
-    peerA,
-    peerB,
-    envA,
-    envB,
-    tunA: "10.77.0.1",
-    tunB: "10.77.0.2",
-    paths,
-    startupMs: Math.round(performance.now() - t0),
-  };
+  return setupTwoPathTunnel(lab, { ...options, iface: options.iface ?? "cpm0" });
 }
 
 // ---- status from the control socket ----

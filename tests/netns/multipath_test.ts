@@ -41,6 +41,7 @@ import {
   startPeer,
   type TunnelPath,
   type TwoPathTunnel,
+  writeConfig,
 } from "./lab.ts";
 import {
   expectedSha256,
@@ -66,7 +67,6 @@ import {
   setupModeTunnel,
   udpReplayArgv,
   waitUntil,
-  writeModeConfig,
 } from "./_multipath_lab.ts";
 
 function sleep(ms: number): Promise<void> {
@@ -646,14 +646,14 @@ Deno.test("multipath 5: NAT: a rebinding and a new client address each cost < 1 
   const serverPort = 51820;
   const clientPort = 51821;
   // The server has no Endpoint for the client: it learns the NAT's address from its traffic.
-  const confS = await writeModeConfig(`${dir}/s`, iface, {
+  const confS = await writeConfig(`${dir}/s`, iface, {
     privateKey: keysS.privateKey,
     address: "10.78.0.1/24",
     listenPort: serverPort,
     peers: [{ publicKey: keysC.publicKey, allowedIps: ["10.78.0.2/32"] }],
   });
   // The client binds the wildcard address, so its socket survives a change of address.
-  const confC = await writeModeConfig(`${dir}/c`, iface, {
+  const confC = await writeConfig(`${dir}/c`, iface, {
     privateKey: keysC.privateKey,
     address: "10.78.0.2/24",
     listenPort: clientPort,
@@ -810,13 +810,13 @@ Deno.test("multipath 6: replayed and injected datagrams from a third address: no
   await Deno.mkdir(`${dir}/s`, { mode: 0o700 });
   const iface = "cpx0";
   const port = 51820;
-  const confS = await writeModeConfig(`${dir}/s`, iface, {
+  const confS = await writeConfig(`${dir}/s`, iface, {
     privateKey: keysS.privateKey,
     address: "10.79.0.1/24",
     listenPort: port,
     peers: [{ publicKey: keysC.publicKey, allowedIps: ["10.79.0.2/32"] }],
   });
-  const confC = await writeModeConfig(`${dir}/c`, iface, {
+  const confC = await writeConfig(`${dir}/c`, iface, {
     privateKey: keysC.privateKey,
     address: "10.79.0.2/24",
     listenPort: port,
