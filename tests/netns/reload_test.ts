@@ -14,7 +14,17 @@ import {
   REPO_ROOT,
   requireRoot,
   setupTwoPathTunnel,
+  type TwoPathTunnel,
 } from "./lab.ts";
+
+/** The CLI in A's namespace, and A's status as `show --json` prints it. */
+function controlOf(lab: Lab, t: TwoPathTunnel) {
+  const cli = (...args: string[]) =>
+    lab.exec(t.a, centipedeArgv(...args), { cwd: REPO_ROOT, env: t.envA, timeoutMs: 30_000 });
+  const status = async () =>
+    JSON.parse((await cli("show", "--json", t.iface)).stdout) as InterfaceStatus;
+  return { cli, status };
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,10 +35,7 @@ Deno.test("reload: five reloads, one broken, under a 100 Hz ping: no loss, same 
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
   const t = await setupTwoPathTunnel(lab);
-  const cli = (...args: string[]) =>
-    lab.exec(t.a, centipedeArgv(...args), { cwd: REPO_ROOT, env: t.envA, timeoutMs: 30_000 });
-  const status = async () =>
-    JSON.parse((await cli("show", "--json", t.iface)).stdout) as InterfaceStatus;
+  const { cli, status } = controlOf(lab, t);
   const warm = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
   assert.equal(warm.code, 0, warm.stderr);
   const before = await status();
@@ -84,10 +91,7 @@ Deno.test("syncconf: a file's peers are applied to a running interface; a bad on
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
   const t = await setupTwoPathTunnel(lab);
-  const cli = (...args: string[]) =>
-    lab.exec(t.a, centipedeArgv(...args), { cwd: REPO_ROOT, env: t.envA, timeoutMs: 30_000 });
-  const status = async () =>
-    JSON.parse((await cli("show", "--json", t.iface)).stdout) as InterfaceStatus;
+  const { cli, status } = controlOf(lab, t);
   const before = await status();
   const original = await Deno.readTextFile(t.confA);
   const other = (await cli("genkey")).stdout.trim();
@@ -131,10 +135,7 @@ Deno.test("reload: removing and adding a Bind keeps the session and the ping", a
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
   const t = await setupTwoPathTunnel(lab);
-  const cli = (...args: string[]) =>
-    lab.exec(t.a, centipedeArgv(...args), { cwd: REPO_ROOT, env: t.envA, timeoutMs: 30_000 });
-  const status = async () =>
-    JSON.parse((await cli("show", "--json", t.iface)).stdout) as InterfaceStatus;
+  const { cli, status } = controlOf(lab, t);
   const warm = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
   assert.equal(warm.code, 0, warm.stderr);
   const before = await status();
