@@ -205,6 +205,7 @@ export class Engine {
     let deadline = device.nextDeadline(performance.now());
     let busyRounds = 0;
     let lastWorkAt = Number.NEGATIVE_INFINITY;
+    let emptyWakes = 0;
     const io = this.io;
     while (!this.#closed) {
       // Read each round: a reload may have replaced the sockets while the loop yielded.
@@ -249,13 +250,19 @@ export class Engine {
         io.polls++;
         const wait = Math.max(0, deadline - now);
         if (now - lastWorkAt < SYNC_WAIT_WINDOW_MS) {
-          poller.waitSync(Math.min(wait, SYNC_WAIT_SLICE_MS));
-          await yieldToEventLoop();
+          // A packet that woke the poll is handled at once; the event loop gets its turn after
+          // a quiet slice, a few busy rounds, or wake-ups that found nothing to read.
+          const ready = poller.waitSync(Math.min(wait, SYNC_WAIT_SLICE_MS));
+          if (!ready || ++emptyWakes > 2) {
+            emptyWakes = 0;
+            await yieldToEventLoop();
+          }
         } else {
           await poller.wait(Math.min(wait, PARK_TIMEOUT_MS));
         }
       } else {
         lastWorkAt = now;
+        emptyWakes = 0;
         if (++busyRounds >= ROUNDS_PER_YIELD) {
           busyRounds = 0;
           await yieldToEventLoop();

@@ -8,6 +8,14 @@
 
 import type { InterfaceOptions, InterfaceSetup } from "../engine/ports.ts";
 
+/**
+ * Packets the kernel queues for us on the TUN device (its default is 500). A TUN device drops,
+ * rather than pushes back, when the queue is full: at 500 a saturating TCP flow through the tunnel
+ * overflowed it and a ping beside it lost 2-5%; at 1000 nothing was dropped, at the same
+ * throughput and RTT (measured in network namespaces on the 2-core test machine).
+ */
+const TUN_TX_QUEUE_PACKETS = 1000;
+
 /** The outcome of one finished command. */
 interface CommandResult {
   readonly code: number;
@@ -72,7 +80,8 @@ async function configure(name: string, options: InterfaceOptions): Promise<void>
   for (const address of options.addresses) {
     await ip([familyFlag(address), "address", "add", address, "dev", name]);
   }
-  await ip(["link", "set", "dev", name, "mtu", String(options.mtu), "up"]);
+  const qlen = String(TUN_TX_QUEUE_PACKETS);
+  await ip(["link", "set", "dev", name, "mtu", String(options.mtu), "txqueuelen", qlen, "up"]);
   for (const prefix of options.routes) await addRoute(name, prefix);
 }
 
