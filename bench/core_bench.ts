@@ -10,7 +10,7 @@
 import type { AeadBackend } from "../lib/core/aead.ts";
 import { nobleAead } from "../lib/core/aead_noble.ts";
 import { AllowedIps } from "../lib/core/allowed_ips.ts";
-import { writeDataHeader } from "../lib/core/peer.ts";
+import { writeDataHeader } from "../lib/core/wire.ts";
 import { ReplayWindow } from "../lib/core/replay.ts";
 import { openOpensslAead } from "../ffi/openssl_aead.ts";
 import { innerPacket, SLOT_BYTES, trip, Wire } from "./_wire.ts";

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { INITIATION_BYTES, RESPONSE_BYTES } from "./constants.ts";
 import { publicKeyOf } from "./crypto.ts";
 import { nobleAead } from "./aead_noble.ts";
-import { writeDataHeader } from "./peer.ts";
+import { writeDataHeader } from "./wire.ts";
 import {
   createInitiation,
   createResponse,
