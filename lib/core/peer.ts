@@ -61,6 +61,7 @@ import { describePath, PathTable } from "./path_table.ts";
 import type { PeerContext } from "./peer_context.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
+import { SessionSet } from "./session_set.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import { readU32, writeDataHeader, writeFrameHead, writeU32 } from "./wire.ts";
 
@@ -113,9 +114,7 @@ export class Peer {
   readonly #table: PathTable;
   readonly #deliver: (packet: Uint8Array) => void;
   #keepaliveMs: number;
-  #current?: Session;
-  #previous?: Session;
-  #next?: Session;
+  readonly #sessions: SessionSet;
   #pending?: Pending;
   #attemptStartedAt = 0;
   #retryDelayMs = HANDSHAKE_RETRY_INITIAL_MS;
@@ -144,6 +143,7 @@ export class Peer {
     this.#endpoints = options.endpoints;
     this.#table.setEndpoints(options.endpoints);
     this.#deliver = (packet) => this.#ctx.output.deliver(packet, 0, packet.length);
+    this.#sessions = new SessionSet((session) => this.#retire(session));
   }
 
   /** All paths, for status output. */
@@ -153,7 +153,7 @@ export class Peer {
 
   /** The session used to send, if any. */
   get currentSession(): Session | undefined {
-    return this.#current;
+    return this.#sessions.current;
   }
 
   /** Applies a reloaded configuration; sessions and paths that stay are kept. */
@@ -200,7 +200,7 @@ export class Peer {
   }
 
   #sendableSession(now: number): Session | undefined {
-    const s = this.#current;
+    const s = this.#sessions.current;
     if (!s) return undefined;
     if (s.age(now) >= REJECT_AFTER_TIME_MS || s.sendCounter >= REJECT_AFTER_MESSAGES) {
       return undefined;
@@ -366,8 +366,7 @@ export class Peer {
     this.#lastInitiationAt = now;
     this.#dropPending();
     this.#nextRetryAt = Number.POSITIVE_INFINITY;
-    this.#retire(this.#next);
-    this.#next = new Session({
+    const next = new Session({
       backend: this.#ctx.backend,
       keys,
       localIndex,
@@ -375,7 +374,8 @@ export class Peer {
       isInitiator: false,
       now,
     });
-    this.#ctx.registerSession(this.#next, this);
+    this.#sessions.setNext(next);
+    this.#ctx.registerSession(next, this);
     const path = this.#table.learn(local, from, msg.length, now);
     if (path) this.#transmit(path, response, response.length, now);
     this.#ctx.logger.debug(`peer ${this.name}: answered handshake initiation`);
@@ -435,17 +435,19 @@ export class Peer {
 
   /** Makes `session` current, keeping the old current one to receive in-flight packets. */
   #install(session: Session, now: number): void {
-    this.#retire(this.#previous);
-    this.#previous = this.#current;
-    this.#current = session;
+    this.#sessions.install(session);
+    this.#noteHandshake(session, now);
+  }
+
+  /** Counts and logs a session that became current; every path is probed at once. */
+  #noteHandshake(session: Session, now: number): void {
     this.counters.handshakesCompleted++;
     this.counters.lastHandshakeAt = now;
     this.#log(`handshake complete (${session.isInitiator ? "initiator" : "responder"})`);
     for (const path of this.#table.list) path.nextProbeAt = now;
   }
 
-  #retire(session: Session | undefined): void {
-    if (!session) return;
+  #retire(session: Session): void {
     session.reorder.flush(this.#deliver);
     this.#ctx.unregisterSession(session);
     session.destroy();
@@ -497,7 +499,7 @@ export class Peer {
       return void drops.authFailed++;
     }
     if (!session.replay.accept(counter)) return void drops.duplicate++;
-    if (session === this.#next) this.#confirm(session, now);
+    if (session === this.#sessions.next) this.#confirm(now);
     const path = this.#table.learn(local, from, length, now);
     if (path) {
       path.packetsReceived++;
@@ -556,7 +558,7 @@ export class Peer {
     const id = readU32(buf, DATA_HEADER_BYTES + 4);
     if (kind === FRAME_PROBE) {
       if (payload !== PROBE_FRAME_BYTES) return void this.#ctx.drops.badInnerPacket++;
-      return this.#sendProbeAck(this.#current ?? session, path, id, now);
+      return this.#sendProbeAck(this.#sessions.current ?? session, path, id, now);
     }
     if (payload !== PROBE_ACK_FRAME_BYTES) return void this.#ctx.drops.badInnerPacket++;
     if (id === 0 || id !== path.probeId) return;
@@ -579,15 +581,13 @@ export class Peer {
     }
     if (max === 0) return;
     const wait = (max - min) / 2 + 2 * jitter + REORDER_MIN_WAIT_MS;
-    for (const s of [this.#previous, this.#current, this.#next]) {
-      if (s) s.reorder.waitMs = wait;
-    }
+    this.#sessions.forEach((s) => s.reorder.waitMs = wait);
   }
 
-  #confirm(session: Session, now: number): void {
-    session.confirmed = true;
-    this.#next = undefined;
-    this.#install(session, now);
+  /** The initiator's first data on the `next` session: it becomes current. */
+  #confirm(now: number): void {
+    const session = this.#sessions.confirmNext();
+    this.#noteHandshake(session, now);
     this.#flushStaged(session, now);
   }
 
@@ -597,15 +597,13 @@ export class Peer {
   handleTimeout(now: number): void {
     if (now >= this.#nextRetryAt) this.#retryHandshake(now);
     this.#expireSessions(now);
-    for (const s of [this.#previous, this.#current, this.#next]) {
-      s?.reorder.handleTimeout(now, this.#deliver);
-    }
+    this.#sessions.forEach((s) => s.reorder.handleTimeout(now, this.#deliver));
     this.#tendPaths(now);
   }
 
   #retryHandshake(now: number): void {
     this.#nextRetryAt = Number.POSITIVE_INFINITY;
-    if (this.#current && !this.#pending) return;
+    if (this.#sessions.current && !this.#pending) return;
     if (now - this.#attemptStartedAt >= HANDSHAKE_ATTEMPT_TIME_MS && !this.#wantsSession(now)) {
       this.#dropPending();
       this.#ctx.drops.noSession += this.#staged.length;
@@ -623,14 +621,10 @@ export class Peer {
   }
 
   #expireSessions(now: number): void {
-    for (const s of [this.#previous, this.#current, this.#next]) {
-      if (!s || s.age(now) < REJECT_AFTER_TIME_MS) continue;
-      if (s === this.#current) this.#current = undefined;
-      if (s === this.#previous) this.#previous = undefined;
-      if (s === this.#next) this.#next = undefined;
-      this.#retire(s);
+    this.#sessions.expire(now);
+    if (!this.#sessions.current && !this.#pending && this.#keepaliveMs > 0) {
+      this.#ensureHandshake(now);
     }
-    if (!this.#current && !this.#pending && this.#keepaliveMs > 0) this.#ensureHandshake(now);
   }
 
   /** Probe interval of `path` now: 0 = do not probe. */
@@ -678,12 +672,12 @@ export class Peer {
   /** The earliest time `handleTimeout` has work to do. */
   nextDeadline(now: number): number {
     let t = this.#nextRetryAt;
-    for (const s of [this.#previous, this.#current, this.#next]) {
-      if (s) t = Math.min(t, s.createdAt + REJECT_AFTER_TIME_MS, s.reorder.nextDeadline());
-    }
+    this.#sessions.forEach((s) => {
+      t = Math.min(t, s.createdAt + REJECT_AFTER_TIME_MS, s.reorder.nextDeadline());
+    });
     const busy = now - this.#lastTrafficAt < TRAFFIC_ACTIVE_WINDOW_MS;
     for (const path of this.#table.list) {
-      if (this.#current) t = Math.min(t, path.nextProbeAt);
+      if (this.#sessions.current) t = Math.min(t, path.nextProbeAt);
       const interval = this.#probeInterval(path, busy) || PATH_PROBE_INTERVAL_STANDBY_MS;
       t = Math.min(t, path.silentAt(interval));
     }
@@ -693,10 +687,7 @@ export class Peer {
   /** Forgets every session and pending handshake (peer removed or device closed). */
   close(): void {
     this.#dropPending();
-    this.#retire(this.#previous);
-    this.#retire(this.#current);
-    this.#retire(this.#next);
-    this.#previous = this.#current = this.#next = undefined;
+    this.#sessions.clear();
     this.#staged = [];
   }
 }
