@@ -1,7 +1,9 @@
 /**
- * A poll(2) set over the TUN fd and the sockets' fds, for the fast engine: a synchronous
- * zero-timeout poll first (cheap, no thread hop), and only when nothing is ready a parked poll on
- * Deno's FFI thread pool. An eventfd wakes a parked poll on `close()`.
+ * poll(2) over a set of file descriptors, the one place that parks on them: a synchronous
+ * zero-timeout poll first (about 1 µs, no thread hop), and only when nothing is ready a poll on
+ * Deno's FFI thread pool (about 30 µs). An eventfd in the set lets `close()` end a parked poll at
+ * once, which matters for a TUN device: an in-flight poll keeps the interface alive until it
+ * returns. Used by the engine (TUN and sockets together), the TUN device and the UDP sockets.
  * @module
  */
 import type { Poller } from "../lib/engine/ports.ts";
@@ -12,10 +14,19 @@ const POLLIN = 0x0001;
 const POLLFD_BYTES = 8;
 const EFD_NONBLOCK = 0o4000;
 const EFD_CLOEXEC = 0o2000000;
+/** The largest `poll()` timeout in milliseconds. */
+const MAX_POLL_MS = 0x7fffffff;
 
 /** Polls `fds` (plus an internal wake-up eventfd) for readability. */
 export function openPoller(fds: readonly number[]): Poller {
   return new FdPoller(libc(), fds);
+}
+
+/** Converts a timeout to `poll()` milliseconds; negative or infinite means no limit. */
+function pollTimeout(timeoutMs: number): number {
+  if (timeoutMs < 0 || timeoutMs === Infinity) return -1;
+  if (!(timeoutMs > 0)) return 0;
+  return Math.min(Math.ceil(timeoutMs), MAX_POLL_MS);
 }
 
 class FdPoller implements Poller {
@@ -23,6 +34,8 @@ class FdPoller implements Poller {
   /** `struct pollfd[n + 1]`, the last one the wake eventfd. Kept alive here. */
   readonly #fds: Uint8Array;
   readonly #address: bigint;
+  /** The watched fds only (a sync poll need not look at the wake eventfd). */
+  readonly #watched: bigint;
   readonly #count: bigint;
   readonly #wakeFd: number;
   readonly #wakeValue = new Uint8Array(new BigUint64Array([1n]).buffer);
@@ -41,16 +54,18 @@ class FdPoller implements Poller {
       shorts[4 * i + 2] = POLLIN;
     });
     this.#address = addressOf(this.#fds);
+    this.#watched = BigInt(fds.length);
     this.#count = BigInt(all.length);
   }
 
-  async wait(timeoutMs: number): Promise<void> {
-    if (this.#closed) return;
-    if (this.#lib.poll(this.#address, this.#count, 0) !== 0) return;
-    this.#inFlight++;
+  async wait(timeoutMs: number): Promise<boolean> {
+    if (this.#closed) return false;
+    if (this.#lib.poll(this.#address, this.#watched, 0) > 0) return true;
+    this.#inFlight++; // `this` stays reachable across the await, and so does #fds.
     try {
-      const ms = Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
-      await this.#lib.pollAsync(this.#address, this.#count, ms);
+      const ready = await this.#lib.pollAsync(this.#address, this.#count, pollTimeout(timeoutMs));
+      // -1 is EINTR in practice (errno lives on the pool thread): report it as a timeout.
+      return ready > 0 && !this.#closed;
     } finally {
       this.#inFlight--;
       if (this.#closed && this.#inFlight === 0) this.#lib.close(this.#wakeFd);
@@ -59,8 +74,7 @@ class FdPoller implements Poller {
 
   waitSync(timeoutMs: number): boolean {
     if (this.#closed) return false;
-    const ms = Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff));
-    return this.#lib.poll(this.#address, this.#count, ms) > 0;
+    return this.#lib.poll(this.#address, this.#count, pollTimeout(timeoutMs)) > 0;
   }
 
   close(): void {

@@ -14,17 +14,16 @@
  * @module
  */
 
-import type { TunDevice } from "../lib/engine/ports.ts";
+import type { Poller, TunDevice } from "../lib/engine/ports.ts";
 import { addressOf, errno, libc, type LibcSymbols, sizeOf } from "./libc.ts";
 import { check, Errno, OsError } from "./os_error.ts";
+import { openPoller } from "./poller.ts";
 
 const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const F_GETFL = 3;
 const F_SETFL = 4;
-const EFD_NONBLOCK = 0o4000;
-const EFD_CLOEXEC = 0o2000000;
 /** `_IOW('T', 202, int)` from `linux/if_tun.h`. */
 const TUNSETIFF = 0x400454can;
 const IFF_TUN = 0x0001;
@@ -33,10 +32,6 @@ const IFF_NO_PI = 0x1000;
 const IFNAMSIZ = 16;
 /** `sizeof(struct ifreq)` on 64-bit Linux: the name and a 24-byte union. */
 const IFREQ_BYTES = 40;
-const POLLIN = 0x0001;
-const POLLFD_BYTES = 8;
-/** The largest `poll()` timeout in milliseconds. */
-const MAX_POLL_MS = 0x7fffffff;
 
 const TUN_PATH = new TextEncoder().encode("/dev/net/tun\0");
 
@@ -52,8 +47,7 @@ export function openTun(name: string): TunDevice {
     check(lib.ioctl(fd, TUNSETIFF, ifreq), "ioctl(TUNSETIFF)");
     const flags = check(lib.fcntl(fd, F_GETFL, 0n), "fcntl(F_GETFL)");
     check(lib.fcntl(fd, F_SETFL, BigInt(flags | O_NONBLOCK)), "fcntl(F_SETFL, O_NONBLOCK)");
-    const wakeFd = check(lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
-    return new LinuxTun(lib, ifreqName(ifreq), fd, wakeFd);
+    return new LinuxTun(lib, ifreqName(ifreq), fd, openPoller([fd]));
   } catch (error) {
     lib.close(fd);
     throw error;
@@ -78,26 +72,13 @@ function ifreqName(ifreq: Uint8Array): string {
   return new TextDecoder().decode(ifreq.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end));
 }
 
-/** Converts an engine timeout to `poll()` milliseconds; negative or infinite means no limit. */
-function pollTimeout(timeoutMs: number): number {
-  if (timeoutMs < 0 || timeoutMs === Infinity) return -1;
-  if (!(timeoutMs > 0)) return 0;
-  return Math.min(Math.ceil(timeoutMs), MAX_POLL_MS);
-}
-
-/** One open TUN fd plus the eventfd that `close()` signals to end an in-flight poll. */
+/** One open TUN fd and the poller that parks on it (and that `close()` wakes). */
 class LinuxTun implements TunDevice {
   readonly name: string;
   readonly #lib: LibcSymbols;
   readonly #fd: number;
-  readonly #wakeFd: number;
-  /** Two `struct pollfd`: the TUN fd and the wake eventfd, both for POLLIN. Kept alive here. */
-  readonly #pollFds = new Uint8Array(2 * POLLFD_BYTES);
-  readonly #pollFdsAddress: bigint;
-  /** The eventfd increment (a native u64 of 1). Kept alive here. */
-  readonly #wakeValue = new Uint8Array(new BigUint64Array([1n]).buffer);
+  readonly #poller: Poller;
   #closed = false;
-  #pollsInFlight = 0;
   /** The last receive buffer, its address and length: the engine reuses one buffer. */
   #readBuffer: Uint8Array | null = null;
   #readAddress = 0n;
@@ -108,19 +89,11 @@ class LinuxTun implements TunDevice {
   #writeBase = 0;
   readonly #writeAddresses = new Map<number, bigint>();
 
-  constructor(lib: LibcSymbols, name: string, fd: number, wakeFd: number) {
+  constructor(lib: LibcSymbols, name: string, fd: number, poller: Poller) {
     this.name = name;
     this.#lib = lib;
     this.#fd = fd;
-    this.#wakeFd = wakeFd;
-    // struct pollfd { int fd; short events; short revents; }, in native byte order.
-    const ints = new Int32Array(this.#pollFds.buffer);
-    const shorts = new Int16Array(this.#pollFds.buffer);
-    ints[0] = fd;
-    shorts[2] = POLLIN;
-    ints[2] = wakeFd;
-    shorts[6] = POLLIN;
-    this.#pollFdsAddress = addressOf(this.#pollFds);
+    this.#poller = poller;
   }
 
   /** The TUN file descriptor (for a poller that watches it with the sockets). */
@@ -128,19 +101,8 @@ class LinuxTun implements TunDevice {
     return this.#closed ? -1 : this.#fd;
   }
 
-  async waitReadable(timeoutMs: number): Promise<boolean> {
-    if (this.#closed) return false;
-    // A sync zero-timeout poll costs ~1 µs; parking on the thread pool costs ~30 µs.
-    if (this.#lib.poll(this.#pollFdsAddress, 1n, 0) > 0) return true;
-    this.#pollsInFlight++; // `this` stays reachable across the await, and so does #pollFds.
-    try {
-      const ready = await this.#lib.pollAsync(this.#pollFdsAddress, 2n, pollTimeout(timeoutMs));
-      // -1 is EINTR in practice (errno lives on the pool thread): report it as a timeout.
-      return ready > 0 && !this.#closed;
-    } finally {
-      this.#pollsInFlight--;
-      if (this.#closed && this.#pollsInFlight === 0) this.#lib.close(this.#wakeFd);
-    }
+  waitReadable(timeoutMs: number): Promise<boolean> {
+    return this.#poller.wait(timeoutMs);
   }
 
   read(buf: Uint8Array): number {
@@ -177,11 +139,7 @@ class LinuxTun implements TunDevice {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pollsInFlight > 0) {
-      this.#lib.write(this.#wakeFd, addressOf(this.#wakeValue), 8n);
-    } else {
-      this.#lib.close(this.#wakeFd);
-    }
+    this.#poller.close(); // wakes a parked poll first: it would keep the interface alive
     this.#lib.close(this.#fd);
     this.#readBuffer = null;
     this.#writeBuffer = null;

@@ -21,17 +21,18 @@
  * Lifetime: every buffer whose address goes to C (slots, `mmsghdr`/`iovec`/sockaddr arrays, the
  * `pollfd` pair) is a field of the socket, so it is reachable for as long as the socket is, and
  * off-heap backing stores do not move. Setup calls pass `"buffer"` arguments, which Deno keeps
- * alive for the call. `close()` wakes an in-flight `poll()` through an eventfd.
+ * alive for the call. A parked `receive()` waits in `ffi/poller.ts`, which `close()` wakes.
  *
  * Layouts are those of x86-64 and aarch64 Linux (LP64): `struct mmsghdr` is 64 bytes (`msghdr`
  * of 56, then `msg_len`), `struct iovec` 16, `sockaddr_in` 16 and `sockaddr_in6` 28.
  * @module
  */
 
-import type { BatchSocket, Received, UdpAddr } from "../lib/engine/ports.ts";
+import type { BatchSocket, Poller, Received, UdpAddr } from "../lib/engine/ports.ts";
 import type { UdpSocketStats } from "../lib/host/udp_socket.ts";
 import { addressOf, errno, libc, type LibcSymbols } from "./libc.ts";
 import { check, Errno, errnoDescription, errnoName } from "./os_error.ts";
+import { openPoller } from "./poller.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -49,12 +50,6 @@ const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 /** `msg_flags` bit: the datagram was longer than its slot and was cut. */
 const MSG_TRUNC = 0x20;
-const EFD_NONBLOCK = 0o4000;
-const EFD_CLOEXEC = 0o2000000;
-const POLLIN = 0x0001;
-const POLLFD_BYTES = 8;
-/** The largest `poll()` timeout in milliseconds. */
-const MAX_POLL_MS = 0x7fffffff;
 /** The kernel's limit on `vlen` for `recvmmsg`/`sendmmsg` (`UIO_MAXIOV`). */
 const MAX_BATCH = 1024;
 /** The largest UDP payload over IPv4 or IPv6 without jumbograms. */
@@ -198,8 +193,7 @@ export function openFfiUdpSocket(
       port: boundPort,
     });
     const families: readonly (4 | 6)[] = Object.freeze(v4 ? [4] : wildcard6 ? [6, 4] : [6]);
-    const wakeFd = check(lib.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
-    return new LinuxUdpSocket(lib, fd, wakeFd, {
+    return new LinuxUdpSocket(lib, fd, openPoller([fd]), {
       localAddr,
       families,
       batch,
@@ -436,7 +430,8 @@ class LinuxUdpSocket implements FfiUdpSocket {
   };
   readonly #lib: LibcSymbols;
   readonly #fd: number;
-  readonly #wakeFd: number;
+  /** Parks `receive()` and `waitReadable()`; `close()` wakes it. */
+  readonly #poller: Poller;
   /** AF_INET6 socket: IPv4 destinations use the mapped `sockaddr_in6`. */
   readonly #v6Socket: boolean;
   readonly #canSendV4: boolean;
@@ -453,18 +448,12 @@ class LinuxUdpSocket implements FfiUdpSocket {
   #queued = 0;
   /** Whether the last datagram of the last flush went out (for `send`). */
   #tailSent = false;
-  /** Two `struct pollfd`: the socket and the wake eventfd, both for POLLIN. Kept alive here. */
-  readonly #pollFds = new Uint8Array(2 * POLLFD_BYTES);
-  readonly #pollFdsAddress: bigint;
-  /** The eventfd increment (a native u64 of 1). Kept alive here. */
-  readonly #wakeValue = new Uint8Array(new BigUint64Array([1n]).buffer);
   #closed = false;
-  #pollsInFlight = 0;
 
-  constructor(lib: LibcSymbols, fd: number, wakeFd: number, shape: SocketShape) {
+  constructor(lib: LibcSymbols, fd: number, poller: Poller, shape: SocketShape) {
     this.#lib = lib;
     this.#fd = fd;
-    this.#wakeFd = wakeFd;
+    this.#poller = poller;
     this.localAddr = shape.localAddr;
     this.families = shape.families;
     this.batch = shape.batch;
@@ -479,15 +468,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
     this.#rx = new MessageRing(shape.batch, shape.slotBytes, shape.slotBytes);
     this.#tx = new MessageRing(shape.batch, shape.slotBytes, 0);
     this.#rxAddress = this.#rx.headerAt[0];
-    // struct pollfd { int fd; short events; short revents; }, in native byte order.
-    const ints = new Int32Array(this.#pollFds.buffer);
-    const shorts = new Int16Array(this.#pollFds.buffer);
-    ints[0] = fd;
-    shorts[2] = POLLIN;
-    ints[2] = wakeFd;
-    shorts[6] = POLLIN;
-    this.#pollFdsAddress = addressOf(this.#pollFds);
-    finalizer.register(this, { lib, fd, wakeFd }, this);
+    finalizer.register(this, { lib, fd, poller }, this);
   }
 
   get fd(): number {
@@ -644,19 +625,8 @@ class LinuxUdpSocket implements FfiUdpSocket {
     return this.#tailSent;
   }
 
-  async waitReadable(timeoutMs: number): Promise<boolean> {
-    if (this.#closed) return false;
-    // A sync zero-timeout poll costs ~1 µs; parking on the thread pool costs ~30 µs.
-    if (this.#lib.poll(this.#pollFdsAddress, 1n, 0) > 0) return true;
-    this.#pollsInFlight++; // `this` stays reachable across the await, and so does #pollFds.
-    try {
-      const ready = await this.#lib.pollAsync(this.#pollFdsAddress, 2n, pollTimeout(timeoutMs));
-      // -1 is EINTR in practice (errno lives on the pool thread): report it as a timeout.
-      return ready > 0 && !this.#closed;
-    } finally {
-      this.#pollsInFlight--;
-      if (this.#closed && this.#pollsInFlight === 0) this.#lib.close(this.#wakeFd);
-    }
+  waitReadable(timeoutMs: number): Promise<boolean> {
+    return this.#poller.wait(timeoutMs);
   }
 
   close(): void {
@@ -666,11 +636,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
     this.#queued = 0;
     this.#count = 0;
     this.#next = 0;
-    if (this.#pollsInFlight > 0) {
-      this.#lib.write(this.#wakeFd, addressOf(this.#wakeValue), 8n);
-    } else {
-      this.#lib.close(this.#wakeFd);
-    }
+    this.#poller.close();
     this.#lib.close(this.#fd);
   }
 
@@ -682,11 +648,11 @@ class LinuxUdpSocket implements FfiUdpSocket {
   }
 }
 
-/** Closes the fds of a socket dropped without `close()`. */
-const finalizer = new FinalizationRegistry<{ lib: LibcSymbols; fd: number; wakeFd: number }>(
-  ({ lib, fd, wakeFd }) => {
+/** Closes the fd and the poller of a socket dropped without `close()`. */
+const finalizer = new FinalizationRegistry<{ lib: LibcSymbols; fd: number; poller: Poller }>(
+  ({ lib, fd, poller }) => {
+    poller.close();
     lib.close(fd);
-    lib.close(wakeFd);
   },
 );
 
@@ -787,13 +753,6 @@ function readSockaddr(sockaddr: Uint8Array, address: Uint8Array): number {
     address.set(sockaddr.subarray(8, 24));
   }
   return sockaddr[2] << 8 | sockaddr[3];
-}
-
-/** Converts a timeout to `poll()` milliseconds; negative or infinite means no limit. */
-function pollTimeout(timeoutMs: number): number {
-  if (timeoutMs < 0 || timeoutMs === Infinity) return -1;
-  if (!(timeoutMs > 0)) return 0;
-  return Math.min(Math.ceil(timeoutMs), MAX_POLL_MS);
 }
 
 // ---- IP literals ----

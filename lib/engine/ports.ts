@@ -80,8 +80,11 @@ export interface BatchSocket extends PathSocket {
 
 /** Waits until any of a set of file descriptors is readable (poll(2)). */
 export interface Poller {
-  /** Resolves at once when one is readable now, else when one becomes readable or on timeout. */
-  wait(timeoutMs: number): Promise<void>;
+  /**
+   * Resolves true at once when one is readable now, else when one becomes readable; false on
+   * timeout or after `close`. A negative or infinite timeout waits until one of those.
+   */
+  wait(timeoutMs: number): Promise<boolean>;
   /**
    * Blocks the calling thread in poll(2) for at most `timeoutMs` (keep it short: the event loop
    * waits meanwhile). Wakes within microseconds of a packet, without the thread-pool hop of
