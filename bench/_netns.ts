@@ -12,6 +12,8 @@
  * @module
  */
 
+import { run as runCommand } from "../lib/lab/process.ts";
+
 /** What a finished command produced. */
 export interface CmdResult {
   readonly code: number;
@@ -50,38 +52,8 @@ function killPid(pid: number, signal: Deno.Signal): void {
 }
 
 /** Runs a command to completion and collects its output; killed by PID at the time limit. */
-export async function run(argv: readonly string[], options: RunOptions = {}): Promise<CmdResult> {
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: options.env,
-    cwd: options.cwd,
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killPid(child.pid, "SIGKILL");
-  }, options.timeoutMs ?? 30_000);
-  try {
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
-      await writer.close().catch(() => {});
-    }
-    const out = await child.output();
-    const text = new TextDecoder();
-    return {
-      code: out.code,
-      success: out.success && !timedOut,
-      stdout: text.decode(out.stdout),
-      stderr: text.decode(out.stderr),
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+export function run(argv: readonly string[], options: RunOptions = {}): Promise<CmdResult> {
+  return runCommand(argv, { ...options, timeoutMs: options.timeoutMs ?? 30_000 });
 }
 
 /** Like {@link run}, but throws (with the command and its output) unless it succeeded. */
