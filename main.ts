@@ -33,16 +33,20 @@ async function main(args: string[]): Promise<number> {
   if ((values.json || values.watch) && command !== "show") {
     throw new UsageError(`--json and --watch are options of show, not of ${command}`);
   }
-  if ((values.debug || values.udp !== undefined) && command !== "up") {
-    throw new UsageError(`--debug and --udp are options of up, not of ${command}`);
+  const upOnly = values.debug || values.udp !== undefined || values.offload !== undefined;
+  if (upOnly && command !== "up") {
+    throw new UsageError(`--debug, --udp and --offload are options of up, not of ${command}`);
   }
   const udp = values.udp ?? "ffi";
   if (udp !== "ffi" && udp !== "deno") throw new UsageError(`--udp takes ffi or deno`);
+  const offload = values.offload ?? "on";
+  if (offload !== "on" && offload !== "off") throw new UsageError(`--offload takes on or off`);
   return await run(command, positionals, {
     debug: values.debug === true,
     json: values.json === true,
     watch: values.watch === true,
     udp,
+    offload: offload === "on",
   });
 }
 
@@ -57,6 +61,7 @@ function parseCommand(rest: string[]) {
         json: { type: "boolean" },
         watch: { type: "boolean" },
         udp: { type: "string" },
+        offload: { type: "string" },
       },
     });
   } catch (error) {
@@ -112,6 +117,7 @@ interface RunOptions {
   readonly json: boolean;
   readonly watch: boolean;
   readonly udp: "ffi" | "deno";
+  readonly offload: boolean;
 }
 
 async function run(command: string, positionals: string[], options: RunOptions): Promise<number> {
@@ -141,6 +147,7 @@ async function run(command: string, positionals: string[], options: RunOptions):
       return await up(positionals[0], {
         debug: options.debug || Deno.env.get("CENTIPEDE_LOG") === "debug",
         udp: options.udp,
+        offload: options.offload,
       });
   }
 }

@@ -60,11 +60,13 @@ export interface Options {
   readonly quick: boolean;
   /** The wireguard-go program to run; default `wireguard-go` from PATH. */
   readonly wireguardGo: string;
+  /** The systems to measure (default all), in table order. */
+  readonly systems: readonly SystemDef[];
 }
 
 export const USAGE =
   `usage: deno run -A bench/compare.ts [--runs N] [--seconds S] [--out DIR] [--quick]
-                                     [--wireguard-go PROGRAM]
+                                     [--wireguard-go PROGRAM] [--systems ID,...]
 
   --runs N                runs per system, alternating order (default 3; --quick: 1)
   --seconds S             length of each iperf3 test (default 5; --quick: 3)
@@ -72,6 +74,8 @@ export const USAGE =
                           (default bench/results)
   --quick                 1 run, 3-second tests
   --wireguard-go PROGRAM  the wireguard-go to measure (default: wireguard-go from PATH)
+  --systems ID,...        measure only these of veth, wireguard-go, centipede-1,
+                          centipede-2 (default all; ratios need wireguard-go)
 Needs root (network namespaces, TUN).`;
 
 /** Parses the command line; throws an Error with a usage message on bad input. */
@@ -85,6 +89,7 @@ export function parseOptions(args: readonly string[]): Options | "help" {
       out: { type: "string" },
       quick: { type: "boolean" },
       "wireguard-go": { type: "string" },
+      systems: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -97,7 +102,19 @@ export function parseOptions(args: readonly string[]): Options | "help" {
     outDir: values.out ?? `${REPO_ROOT}bench/results`,
     quick,
     wireguardGo: values["wireguard-go"] ?? "wireguard-go",
+    systems: systemsOption(values.systems),
   };
+}
+
+function systemsOption(text: string | undefined): readonly SystemDef[] {
+  if (text === undefined) return SYSTEMS;
+  const ids = text.split(",").map((id) => id.trim());
+  for (const id of ids) {
+    if (!SYSTEMS.some((s) => s.id === id)) {
+      throw new Error(`--systems: unknown system "${id}" (${SYSTEMS.map((s) => s.id).join(", ")})`);
+    }
+  }
+  return SYSTEMS.filter((s) => ids.includes(s.id));
 }
 
 function intOption(name: string, text: string | undefined, dflt: number, lo: number, hi: number) {
@@ -1218,12 +1235,12 @@ async function main(args: readonly string[]): Promise<number> {
   const prefix = `cpb${hex}`;
   const perSystem = 3 * (options.seconds + 0.5) + 2;
   log(
-    `namespaces ${prefix}-*; ${options.runs} run(s) x ${SYSTEMS.length} systems, ` +
-      `about ${Math.ceil(options.runs * SYSTEMS.length * perSystem / 60)} minutes`,
+    `namespaces ${prefix}-*; ${options.runs} run(s) x ${options.systems.length} systems, ` +
+      `about ${Math.ceil(options.runs * options.systems.length * perSystem / 60)} minutes`,
   );
   const samples: Sample[] = [];
   for (let r = 1; r <= options.runs && !isStopping(); r++) {
-    for (const [i, system] of runOrder(SYSTEMS, r).entries()) {
+    for (const [i, system] of runOrder(options.systems, r).entries()) {
       if (isStopping()) break;
       const ctx = { prefix, hex, keys, seconds: options.seconds, wireguardGo: options.wireguardGo };
       samples.push(await runOne(system, r, i + 1, ctx));

@@ -24,6 +24,7 @@ import {
   stats,
   summarize,
   type SystemId,
+  SYSTEMS,
 } from "./compare.ts";
 
 const PING_OK = `PING 10.214.0.2 (10.214.0.2) 56(84) bytes of data.
@@ -140,6 +141,11 @@ Deno.test("parseOptions: defaults, --quick, explicit values, errors", () => {
   assert.throws(() => parseOptions(["--seconds", "2.5"]), /--seconds takes a whole number/);
   assert.throws(() => parseOptions(["extra"]), /unexpected argument/);
   assert.throws(() => parseOptions(["--bogus"]));
+  assert.equal(d.systems, SYSTEMS);
+  const only = parseOptions(["--systems", "centipede-2,wireguard-go"]);
+  assert.ok(only !== "help");
+  assert.deepEqual(only.systems.map((s) => s.id), ["wireguard-go", "centipede-2"]);
+  assert.throws(() => parseOptions(["--systems", "tailscale"]), /unknown system "tailscale"/);
 });
 
 Deno.test("/proc parsers: utime+stime, also with spaces and parentheses in the name", () => {
@@ -259,7 +265,14 @@ Deno.test("renderTable and renderMarkdown: one row per metric, ratio columns, fa
       iperf3: "iperf 3.12",
       commit: "abc",
     },
-    { runs: 2, seconds: 5, outDir: "/tmp", quick: false, wireguardGo: "wireguard-go" },
+    {
+      runs: 2,
+      seconds: 5,
+      outDir: "/tmp",
+      quick: false,
+      wireguardGo: "wireguard-go",
+      systems: SYSTEMS,
+    },
     SAMPLES,
     ["a warning"],
   );

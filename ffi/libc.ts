@@ -27,6 +27,8 @@ const SYMBOLS = {
   write: { parameters: ["i32", "u64", "usize"], result: "i32" },
   /** int ioctl(int fd, unsigned long request, void *argp); */
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** int ioctl(int fd, unsigned long request, unsigned long arg); for requests taking a value. */
+  ioctlValue: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout); fds as a raw address. */
   poll: { parameters: ["u64", "u64", "i32"], result: "i32" },
   /**

@@ -115,7 +115,15 @@ export function formatStatus(s: InterfaceStatus): string {
   const drops = Object.entries(s.drops).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
   if (drops.length > 0) lines.push(`  drops: ${drops.join(", ")}`);
   if (s.io?.syscalls_per_packet != null) {
-    lines.push(`  io: ${s.io.syscalls_per_packet.toFixed(2)} system calls per packet`);
+    const joined = s.io.super_packets_out > 0
+      ? `, ${(s.io.segments_joined / s.io.super_packets_out).toFixed(1)} segments per joined write`
+      : "";
+    const cut = s.io.super_packets_in > 0
+      ? `, ${(s.io.segments_cut / s.io.super_packets_in).toFixed(1)} segments per TUN super-packet`
+      : "";
+    lines.push(
+      `  io: ${s.io.syscalls_per_packet.toFixed(2)} system calls per packet${cut}${joined}`,
+    );
   }
   for (const l of s.listen) {
     const st = l.stats;

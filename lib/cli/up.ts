@@ -28,6 +28,8 @@ export interface UpOptions {
   readonly debug: boolean;
   /** UDP transport: `ffi` (batched, default) or `deno` (portable). */
   readonly udp: Transport;
+  /** TUN offloads (virtio-net headers, TSO/GRO); only with the `ffi` transport. Default on. */
+  readonly offload?: boolean;
 }
 
 /** What `up` set up, to run and to tear down. */
@@ -77,7 +79,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   });
   let iface: Interface;
   try {
-    iface = await setUp(name, config, options.udp);
+    iface = await setUp(name, config, options.udp, options.offload !== false);
     sockets = iface.sockets;
   } catch (error) {
     await control.close();
@@ -118,13 +120,18 @@ export async function up(file: string, options: UpOptions): Promise<number> {
 }
 
 /** PreUp, sockets, TUN, addresses/MTU/routes, PostUp; undoes what it did when a step fails. */
-async function setUp(name: string, config: Config, udp: Transport): Promise<Interface> {
+async function setUp(
+  name: string,
+  config: Config,
+  udp: Transport,
+  offload: boolean,
+): Promise<Interface> {
   let tun: TunDevice | undefined;
   let sockets: CountedSocket[] = [];
   try {
     for (const hook of config.preUp) await runHook(hook, name);
     sockets = await openPathSockets(config, udp);
-    tun = openTun(name);
+    tun = openTun(name, { offload: offload && udp === "ffi" });
     await ipLink.configure(name, {
       addresses: config.addresses.map((a) => a.text),
       mtu: config.mtu,
@@ -216,7 +223,13 @@ function untilSignal(stop: AbortController, onHangup: () => void): Promise<void>
 
 /** The backends in use, as logs and `show` print them. */
 function backends(engine: Engine, udp: Transport, aead: AeadBackend): Record<string, string> {
-  return { tun: "ffi", udp, aead: aead.name, loop: engine.loop };
+  return {
+    tun: "ffi",
+    udp,
+    aead: aead.name,
+    loop: engine.loop,
+    offload: engine.offload ? "tso+gro" : "off",
+  };
 }
 
 function formatAddr(addr: { hostname: string; port: number }): string {

@@ -182,6 +182,10 @@ export interface IoStatus {
   "packets_in": number;
   "tun_reads": number;
   "tun_writes": number;
+  "super_packets_in": number;
+  "segments_cut": number;
+  "super_packets_out": number;
+  "segments_joined": number;
   "receive_batches": number;
   "send_batches": number;
   "polls": number;
@@ -219,6 +223,10 @@ function ioStatus(io: IoCounters): IoStatus {
     packets_in: io.packetsIn,
     tun_reads: io.tunReads,
     tun_writes: io.tunWrites,
+    super_packets_in: io.superPacketsIn,
+    segments_cut: io.segmentsCut,
+    super_packets_out: io.superPacketsOut,
+    segments_joined: io.segmentsJoined,
     receive_batches: io.receiveBatches,
     send_batches: io.sendBatches,
     polls: io.polls,

@@ -36,3 +36,27 @@ export function ipVersion(buf: Uint8Array, at: number, length: number): 0 | 4 | 
 export function ipDeclaredLength(buf: Uint8Array, at: number, version: 4 | 6): number {
   return version === 4 ? (buf[at + 2] << 8) | buf[at + 3] : 40 + ((buf[at + 4] << 8) | buf[at + 5]);
 }
+
+/** Reads a big-endian (network order) u16. */
+export function readBe16(buf: Uint8Array, at: number): number {
+  return (buf[at] << 8) | buf[at + 1];
+}
+
+/** Writes a big-endian (network order) u16. */
+export function writeBe16(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = (value >>> 8) & 0xff;
+  buf[at + 1] = value & 0xff;
+}
+
+/** Reads a big-endian (network order) u32. */
+export function readBe32(buf: Uint8Array, at: number): number {
+  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
+}
+
+/** Writes a big-endian (network order) u32. */
+export function writeBe32(buf: Uint8Array, at: number, value: number): void {
+  buf[at] = (value >>> 24) & 0xff;
+  buf[at + 1] = (value >>> 16) & 0xff;
+  buf[at + 2] = (value >>> 8) & 0xff;
+  buf[at + 3] = value & 0xff;
+}

@@ -13,6 +13,9 @@
 import type { AeadBackend } from "../core/aead.ts";
 import { DATA_HEADER_BYTES, MAX_DATAGRAM_BYTES, TAG_BYTES } from "../core/constants.ts";
 import { Device, type DevicePeer } from "../core/device.ts";
+import { Coalescer } from "../core/gro.ts";
+import { completeChecksum, cutSegments } from "../core/tso.ts";
+import { newVnetHeader, readVnetHeader, VNET_GSO_NONE, VNET_HEADER_BYTES } from "../core/vnet.ts";
 import type { Logger } from "../core/logger.ts";
 import type { BatchSocket, PathSocket, Poller, TunDevice } from "./ports.ts";
 
@@ -30,6 +33,8 @@ const ROUNDS_PER_YIELD = 8;
 const SYNC_WAIT_WINDOW_MS = 1_000;
 /** Longest synchronous poll: the event loop (signals, control socket) runs between them. */
 const SYNC_WAIT_SLICE_MS = 1;
+/** Bytes of one packet region: data header room, the largest packet, tag room. */
+const REGION_BYTES = DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES;
 /** Drops are logged as one summary line per this interval at most (rate-limited). */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -55,10 +60,16 @@ export interface EngineOptions {
  * recvmmsg, every flush that sent something (one sendmmsg), every poll.
  */
 export interface IoCounters {
-  /** Packets read from the TUN and datagrams received. */
+  /** Packets read from the TUN (segments of super-packets counted one by one) and datagrams. */
   packetsIn: number;
   tunReads: number;
   tunWrites: number;
+  /** TUN reads that were TCP super-packets, and the segments cut from them. */
+  superPacketsIn: number;
+  segmentsCut: number;
+  /** TUN writes that were joined TCP packets, and the segments joined into them. */
+  superPacketsOut: number;
+  segmentsJoined: number;
   receiveBatches: number;
   sendBatches: number;
   polls: number;
@@ -72,12 +83,18 @@ export class Engine {
     packetsIn: 0,
     tunReads: 0,
     tunWrites: 0,
+    superPacketsIn: 0,
+    segmentsCut: 0,
+    superPacketsOut: 0,
+    segmentsJoined: 0,
     receiveBatches: 0,
     sendBatches: 0,
     polls: 0,
   };
   /** `batched` or `portable`, for logs and `show`. */
   readonly loop: "batched" | "portable";
+  /** True when the TUN takes and gives TCP super-packets (cut and joined here). */
+  readonly offload: boolean;
   readonly #tun: TunDevice;
   #sockets: readonly PathSocket[];
   #batch: readonly BatchSocket[] | undefined;
@@ -92,6 +109,23 @@ export class Engine {
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #loops: Promise<void>[] = [];
+  /**
+   * Packet memory of the TUN side: region A receives what the TUN hands over (behind room for a
+   * data header, so a plain packet is sealed where it lies); region B takes the segments cut
+   * from a super-packet in A, one at a time. One array, so cutting can use `copyWithin`.
+   */
+  readonly #mem = new Uint8Array(2 * REGION_BYTES);
+  readonly #regionA = this.#mem.subarray(0, REGION_BYTES);
+  readonly #regionB = this.#mem.subarray(REGION_BYTES);
+  /** Where a TUN read goes: the packet at A + DATA_HEADER_BYTES, a virtio-net header before it. */
+  readonly #readView: Uint8Array;
+  readonly #vnet = newVnetHeader();
+  /** Joins TCP segments on their way to a TUN with virtio-net headers. */
+  readonly #coalescer: Coalescer | undefined;
+  /** `now` for the segment callback. */
+  #segmentNow = 0;
+  readonly #emitSegment = (length: number) =>
+    this.device.handleOutbound(this.#regionB, length, this.#segmentNow);
 
   constructor(options: EngineOptions) {
     this.#tun = options.tun;
@@ -102,6 +136,19 @@ export class Engine {
     const batch = options.sockets.every(isBatchSocket) && options.poller && options.tun.fd >= 0;
     this.#batch = batch ? options.sockets as BatchSocket[] : undefined;
     this.loop = batch ? "batched" : "portable";
+    const tun = options.tun;
+    this.offload = tun.vnetHeader;
+    const skip = tun.vnetHeader ? VNET_HEADER_BYTES : 0;
+    this.#readView = this.#mem.subarray(
+      DATA_HEADER_BYTES - skip,
+      DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES,
+    );
+    this.#coalescer = tun.vnetHeader
+      ? new Coalescer((buf, offset, length) => {
+        this.io.tunWrites++;
+        if (!tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
+      })
+      : undefined;
     this.device = new Device({
       privateKey: options.privateKey,
       peers: options.peers,
@@ -115,6 +162,7 @@ export class Engine {
           ? (local, to, buf, length) => void this.#batch![local].queue(buf, length, to)
           : (local, to, buf, length) => void this.#sockets[local].send(buf.subarray(0, length), to),
         deliver: (buf, offset, length) => {
+          if (this.#coalescer) return this.#coalescer.push(buf, offset, length);
           this.io.tunWrites++;
           if (!this.#tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
         },
@@ -200,8 +248,7 @@ export class Engine {
   async #batchLoop(): Promise<void> {
     const device = this.device;
     const tun = this.#tun;
-    const buf = new Uint8Array(DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES);
-    const packetView = buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES);
+    const readView = this.#readView;
     let deadline = device.nextDeadline(performance.now());
     let busyRounds = 0;
     let lastWorkAt = Number.NEGATIVE_INFINITY;
@@ -219,9 +266,9 @@ export class Engine {
       }
       for (let i = 0; i < TUN_BATCH_PACKETS; i++) {
         io.tunReads++;
-        const length = tun.read(packetView);
+        const length = tun.read(readView);
         if (length === 0) break;
-        device.handleOutbound(buf, length, now);
+        this.#fromTun(length, now);
         work++;
       }
       if (work > 0) this.#flush();
@@ -235,6 +282,7 @@ export class Engine {
         }
         work += count;
       }
+      this.#flushJoined();
       if (work > 0) {
         io.packetsIn += work;
         this.#flush();
@@ -242,6 +290,7 @@ export class Engine {
       }
       if (now >= deadline) {
         device.handleTimeout(now);
+        this.#flushJoined();
         this.#flush();
         deadline = device.nextDeadline(now);
       }
@@ -293,16 +342,52 @@ export class Engine {
     for (const socket of this.#batch!) if (socket.flush() > 0) this.io.sendBatches++;
   }
 
+  /** Writes the TCP segments the coalescer holds (it holds none past this). */
+  #flushJoined(): void {
+    const coalescer = this.#coalescer;
+    if (!coalescer) return;
+    coalescer.flush();
+    this.io.superPacketsOut = coalescer.joined;
+    this.io.segmentsJoined = coalescer.joinedSegments;
+  }
+
+  /**
+   * Hands what one TUN read returned (`length` bytes at the read view) to the device: as it is,
+   * with its checksum completed, or cut into segments.
+   */
+  #fromTun(length: number, now: number): void {
+    if (!this.#tun.vnetHeader) return this.device.handleOutbound(this.#regionA, length, now);
+    const h = this.#vnet;
+    const packet = length - VNET_HEADER_BYTES;
+    readVnetHeader(this.#mem, DATA_HEADER_BYTES - VNET_HEADER_BYTES, h);
+    if ((h.gsoType & 0x7f) === VNET_GSO_NONE) {
+      if (packet > 0 && completeChecksum(this.#mem, DATA_HEADER_BYTES, packet, h)) {
+        return this.device.handleOutbound(this.#regionA, packet, now);
+      }
+      return void this.device.drops.badInnerPacket++;
+    }
+    this.#segmentNow = now;
+    const count = cutSegments(
+      this.#mem,
+      DATA_HEADER_BYTES,
+      packet,
+      h,
+      REGION_BYTES + DATA_HEADER_BYTES,
+      this.#emitSegment,
+    );
+    if (count < 0) return void this.device.drops.badInnerPacket++;
+    this.io.superPacketsIn++;
+    this.io.segmentsCut += count;
+    this.io.packetsIn += count - 1;
+  }
+
   async #tunLoop(): Promise<void> {
-    // One buffer for the life of the engine: header room before the packet, tag room after.
-    const buf = new Uint8Array(DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES);
-    const packetView = buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES);
     while (!this.#closed) {
       if (!(await this.#tun.waitReadable(PARK_TIMEOUT_MS))) continue;
       for (let i = 0; i < TUN_BATCH_PACKETS && !this.#closed; i++) {
-        const length = this.#tun.read(packetView);
+        const length = this.#tun.read(this.#readView);
         if (length === 0) break;
-        this.device.handleOutbound(buf, length, performance.now());
+        this.#fromTun(length, performance.now());
       }
       this.#arm();
     }
@@ -314,6 +399,7 @@ export class Engine {
       const received = await socket.receive(buf);
       if (!received) return;
       this.device.handleDatagram(buf, received.length, local, received.from, performance.now());
+      this.#flushJoined();
       this.#arm();
     }
   }
@@ -333,6 +419,7 @@ export class Engine {
   #onTimer(): void {
     this.#timerAt = Number.POSITIVE_INFINITY;
     this.device.handleTimeout(performance.now());
+    this.#flushJoined();
     this.#arm();
   }
 }

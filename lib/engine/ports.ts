@@ -21,6 +21,12 @@ export interface TunDevice {
   readonly name: string;
   /** The file descriptor, for a `Poller`; -1 when there is none (fakes) or after `close`. */
   readonly fd: number;
+  /**
+   * True when every read and write starts with a 10-byte virtio-net header (`IFF_VNET_HDR`, with
+   * checksum and TCP segmentation offloads on): reads may then return TCP super-packets of up to
+   * 64 KiB to be cut (`lib/core/tso.ts`), and writes may carry joined ones (`lib/core/gro.ts`).
+   */
+  readonly vnetHeader: boolean;
   /** Resolves true when a packet can be read, false on timeout or after `close`. */
   waitReadable(timeoutMs: number): Promise<boolean>;
   /** Copies one queued packet into `buf` and returns its length; 0 when none is queued. */
