@@ -111,6 +111,34 @@ Deno.test("127.0.0.1: 100 datagrams of varied sizes arrive whole and in order", 
   });
 });
 
+Deno.test("runs of equal datagrams go out segmented (UDP_SEGMENT) and arrive as sent", async () => {
+  await withSockets(["127.0.0.1", "127.0.0.1", "127.0.0.1"], async (a, b, c) => {
+    const toB = internAddr("127.0.0.1", b.localAddr.port);
+    const toC = internAddr("127.0.0.1", c.localAddr.port);
+    // Runs as the engine makes them: TSO segments of one size, a short tail, another path.
+    const plan: [UdpAddr, number][] = [];
+    for (let i = 0; i < 12; i++) plan.push([toB, 1400]);
+    plan.push([toB, 600], [toB, 1400], [toC, 1400], [toC, 1400], [toB, 1400], [toB, 90]);
+    for (let i = 0; i < 10; i++) plan.push([toC, 1200]);
+    const sent = plan.map(([, size], i) => pattern(i, size));
+    plan.forEach(([to], i) => assert.equal(a.queue(sent[i], sent[i].length, to), true));
+    assert.equal(a.flush(), plan.length);
+    assert.equal(a.stats.sent, plan.length);
+    assert.equal(a.stats.sendErrors + a.stats.sendDropped, 0);
+    // [12 + 600], [1400 + 1400] to C, [1400 + 90] to B, [10 x 1200] to C, the lone 1400 to B.
+    assert.equal(a.stats.segmentedSends, 4);
+    const forB = plan.map((p, i) => [p, i] as const).filter(([[to]]) => to === toB);
+    const forC = plan.map((p, i) => [p, i] as const).filter(([[to]]) => to === toC);
+    const gotB = await drain(b, forB.length);
+    const gotC = await drain(c, forC.length);
+    assert.deepEqual(gotB.map((g) => g.bytes), forB.map(([, i]) => sent[i]));
+    assert.deepEqual(gotC.map((g) => g.bytes), forC.map(([, i]) => sent[i]));
+    // The restored headers still send one by one correctly.
+    assert.equal(a.send(pattern(99, 50), toB), true);
+    assert.deepEqual((await drain(b, 1))[0].bytes, pattern(99, 50));
+  });
+});
+
 Deno.test("two senders interleaved: order per source holds, sources are interned", async () => {
   await withSockets(["127.0.0.1", "127.0.0.1", "127.0.0.1"], async (a, c, b) => {
     const to = { hostname: "127.0.0.1", port: b.localAddr.port }; // Not interned: cached once.
