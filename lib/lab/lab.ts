@@ -25,11 +25,13 @@ import {
   addVethPair,
   createNamespace,
   deleteNamespace,
+  GSO_MAX_SEGMENTS_DEFAULT,
   ipOf,
   linkExists,
   listNamespaces,
   namespacePids,
   type RouteVia,
+  setGsoMaxSegments,
   setLink,
   type Veth,
   type VethOptions,
@@ -133,8 +135,17 @@ export class Lab implements AsyncDisposable {
   #namespaces: string[] = [];
   #procs: Proc[] = [];
   #tempDirs: string[] = [];
-  #lossRules: { ns: string; dev: string; spec: string[] }[] = [];
+  /** Loss rules: the device they were asked for, where the rule is, and what it cut before. */
+  #lossRules: {
+    ns: string;
+    dev: string;
+    ruleNs: string;
+    spec: string[];
+    cut?: { ns: string; dev: string };
+  }[] = [];
   #vethCount = 0;
+  /** The other end of each veth this lab made, keyed `ns/dev`. */
+  #vethPeers = new Map<string, { ns: string; dev: string }>();
   #cleanup: Promise<void> | null = null;
 
   private constructor(id: string) {
@@ -194,7 +205,11 @@ export class Lab implements AsyncDisposable {
     this.#assertOwn(nsA);
     this.#assertOwn(nsB);
     const n = this.#vethCount++;
-    return addVethPair(nsA, nsB, options.devA ?? `veth${n}`, options.devB ?? `veth${n}`, options);
+    const devA = options.devA ?? `veth${n}`;
+    const devB = options.devB ?? `veth${n}`;
+    this.#vethPeers.set(`${nsA}/${devA}`, { ns: nsB, dev: devB });
+    this.#vethPeers.set(`${nsB}/${devB}`, { ns: nsA, dev: devA });
+    return addVethPair(nsA, nsB, devA, devB, options);
   }
 
   /** Sets a link administratively up or down (`ip link set DEV up|down`). */
@@ -244,6 +259,11 @@ export class Lab implements AsyncDisposable {
    * Drops packets on `dev` at random with probability `p` (0..1), using
    * `iptables -m statistic --mode random --probability P -j DROP` (see `lossRuleSpecs`).
    * Replaces earlier loss rules of the same device; `p` = 0 only removes them.
+   *
+   * Loss is per packet on the wire, also for senders that use segmentation offloads (a UDP
+   * `UDP_SEGMENT` send or a TSO burst is one socket buffer until a device cuts it, and iptables
+   * would drop the whole burst). On a veth of this lab, the sending end is therefore made to cut
+   * every burst (`gso_max_segs 1`) and the rule matches on the receiving end instead.
    */
   async setLoss(
     ns: string,
@@ -255,9 +275,27 @@ export class Lab implements AsyncDisposable {
     if (!(p >= 0 && p <= 1)) throw new Error(`loss probability must be in 0..1, got ${p}`);
     await this.clearLoss(ns, dev);
     if (p === 0) return;
-    for (const spec of lossRuleSpecs(dev, p, direction)) {
-      await iptablesFilter(ns, "add", spec);
-      this.#lossRules.push({ ns, dev, spec });
+    const peer = this.#vethPeers.get(`${ns}/${dev}`);
+    const here = { ns, dev };
+    const plan: { ruleNs: string; spec: string[]; cut?: { ns: string; dev: string } }[] = [];
+    if (!peer) {
+      for (const spec of lossRuleSpecs(dev, p, direction)) plan.push({ ruleNs: ns, spec });
+    } else {
+      if (direction !== "ingress") {
+        for (const spec of lossRuleSpecs(peer.dev, p, "ingress")) {
+          plan.push({ ruleNs: peer.ns, spec, cut: here });
+        }
+      }
+      if (direction !== "egress") {
+        for (const spec of lossRuleSpecs(dev, p, "ingress")) {
+          plan.push({ ruleNs: ns, spec, cut: peer });
+        }
+      }
+    }
+    for (const step of plan) {
+      if (step.cut) await setGsoMaxSegments(step.cut.ns, step.cut.dev, 1);
+      await iptablesFilter(step.ruleNs, "add", step.spec);
+      this.#lossRules.push({ ns, dev, ...step });
     }
   }
 
@@ -265,7 +303,10 @@ export class Lab implements AsyncDisposable {
   async clearLoss(ns: string, dev: string): Promise<void> {
     const mine = this.#lossRules.filter((r) => r.ns === ns && r.dev === dev);
     this.#lossRules = this.#lossRules.filter((r) => !mine.includes(r));
-    for (const r of mine) await iptablesFilter(ns, "delete", r.spec);
+    for (const r of mine) {
+      await iptablesFilter(r.ruleNs, "delete", r.spec);
+      if (r.cut) await setGsoMaxSegments(r.cut.ns, r.cut.dev, GSO_MAX_SEGMENTS_DEFAULT);
+    }
   }
 
   /**

@@ -134,6 +134,17 @@ export async function setLink(ns: string, dev: string, up: boolean): Promise<voi
   await mustRun(["ip", "-n", ns, "link", "set", dev, up ? "up" : "down"]);
 }
 
+/** The kernel's default `gso_max_segs` of a device. */
+export const GSO_MAX_SEGMENTS_DEFAULT = 65535;
+
+/**
+ * Sets how many segments a socket buffer sent through `dev` may carry; 1 makes the kernel cut
+ * every offloaded burst (TSO, UDP GSO) into wire packets before the device.
+ */
+export async function setGsoMaxSegments(ns: string, dev: string, segments: number): Promise<void> {
+  await mustRun(["ip", "-n", ns, "link", "set", dev, "gso_max_segs", String(segments)]);
+}
+
 /** True when `dev` exists in `ns`. */
 export async function linkExists(ns: string, dev: string): Promise<boolean> {
   return (await run(["ip", "-n", ns, "link", "show", dev])).success;

@@ -76,7 +76,11 @@ Deno.test("lab: namespaces, veth, ping, link down/up, loss, and cleanup", async 
     const l = parsePing(lossy.stdout);
     console.log(`lab: 50 % iptables loss -> ${l.lossPercent} % ping loss`);
     assert(l.lossPercent >= 15 && l.lossPercent <= 85, `loss ${l.lossPercent} %`);
+    // Per wire packet also for offloaded bursts: A's end cuts them, B's end drops.
+    const details = async () => (await lab.mustExec(a, ["ip", "-d", "link", "show", "p1"])).stdout;
+    assert.match(await details(), /gso_max_segs 1 /);
     await lab.clearLoss(a, "p1");
+    assert.match(await details(), /gso_max_segs 65535 /);
     const clean = await lab.mustExec(a, [
       "ping",
       "-n",
