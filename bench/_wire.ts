@@ -174,3 +174,14 @@ export function trip(wire: Wire, tx: Uint8Array, packet: Uint8Array): void {
   wire.a.handleOutbound(tx, packet.length, wire.now);
   wire.pump();
 }
+
+/** A TCP/IPv4 super-packet of `count` segments of `mss` bytes with 12 bytes of options. */
+export function superPacket(mss: number, count: number): Uint8Array {
+  const p = new Uint8Array(52 + mss * count);
+  p[0] = 0x45;
+  p[9] = 6;
+  p.set([10, 0, 0, 1, 10, 0, 0, 2], 12);
+  p[32] = 8 << 4;
+  p[33] = 0x10;
+  return p;
+}
