@@ -80,7 +80,7 @@ for (const links of [1, 2]) {
   );
   // As recvmmsg leaves them: one fixed view per receive slot, the packet behind a data header.
   const rx = new Uint8Array(64 * 2048);
-  const slots = pieces.map((p, i) => rx.subarray(i * 2048, (i + 1) * 2048));
+  const slots = pieces.map((_, i) => rx.subarray(i * 2048, (i + 1) * 2048));
   pieces.forEach((p, i) => slots[i].set(p, 16));
   let written = 0;
   const gro = new Coalescer(() => void written++);
