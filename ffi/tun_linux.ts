@@ -48,11 +48,25 @@ const TUN_PATH = new TextEncoder().encode("/dev/net/tun\0");
 
 /**
  * Creates (or attaches to) the TUN interface `name`; an empty name lets the kernel pick `tunN`.
- * Throws an {@link OsError} naming the failed call.
+ * With `offload`, asks for virtio-net headers and TSO, and falls back to a plain device (check
+ * `vnetHeader`) when the kernel refuses the offloads. Throws an {@link OsError} naming the failed
+ * call.
  */
 export function openTun(name: string, options: { offload?: boolean } = {}): TunDevice {
+  if (options.offload !== true) return openTunWith(name, false);
+  try {
+    return openTunWith(name, true);
+  } catch (error) {
+    // A kernel without these offloads: the plain device still works.
+    if (error instanceof OsError && error.syscall === "ioctl(TUNSETOFFLOAD)") {
+      return openTunWith(name, false);
+    }
+    throw error;
+  }
+}
+
+function openTunWith(name: string, offload: boolean): TunDevice {
   const lib = libc();
-  const offload = options.offload === true;
   const ifreq = makeIfreq(name, IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
   const fd = check(lib.open(TUN_PATH, O_RDWR | O_CLOEXEC, 0), "open(/dev/net/tun)");
   try {

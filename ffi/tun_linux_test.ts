@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 
 const CHECK_SCRIPT = new URL("./_tun_linux_check.ts", import.meta.url).pathname;
+const OFFLOAD_SCRIPT = new URL("./_tun_offload_check.ts", import.meta.url).pathname;
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 const CHILD_TIMEOUT_MS = 60_000;
 const decoder = new TextDecoder();
@@ -26,10 +27,10 @@ function namespaceName(): string {
   return "cpffi-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Runs the check script in `ns`; kills it (by its PID) if it outlives the timeout. */
-async function runCheckIn(ns: string): Promise<Deno.CommandOutput> {
+/** Runs a check script in `ns`; kills it (by its PID) if it outlives the timeout. */
+async function runCheckIn(ns: string, script = CHECK_SCRIPT): Promise<Deno.CommandOutput> {
   const child = new Deno.Command("ip", {
-    args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--unstable-net", CHECK_SCRIPT],
+    args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--unstable-net", script],
     cwd: REPO_ROOT,
     stdin: "null",
     stdout: "piped",
@@ -58,6 +59,27 @@ Deno.test("TUN: open, configure, read, write and close in a fresh network namesp
     const log = decoder.decode(output.stdout) + decoder.decode(output.stderr);
     assert.equal(output.code, 0, `the check inside ${ns} failed:\n${log}`);
     assert.match(log, /tun checks passed/);
+  } finally {
+    await ip("netns", "del", ns);
+  }
+});
+
+Deno.test("TUN offloads: the kernel's TCP super-packets are cut, joined ones are taken", async () => {
+  if (Deno.uid() !== 0) {
+    throw new Error(
+      "ROOT REQUIRED: ffi/tun_linux_test.ts creates a network namespace and a TUN device. " +
+        "Run it as root (e.g. `sudo deno test -A ffi/tun_linux_test.ts`).",
+    );
+  }
+  const ns = namespaceName();
+  await ip("netns", "add", ns);
+  try {
+    await ip("-n", ns, "link", "set", "dev", "lo", "up");
+    const output = await runCheckIn(ns, OFFLOAD_SCRIPT);
+    const log = decoder.decode(output.stdout) + decoder.decode(output.stderr);
+    assert.equal(output.code, 0, `the offload check inside ${ns} failed:\n${log}`);
+    assert.match(log, /tun offload checks passed/);
+    console.log(log.trim().split("\n").at(-1));
   } finally {
     await ip("netns", "del", ns);
   }

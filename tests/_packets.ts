@@ -68,6 +68,8 @@ export interface TcpPacketSpec {
   readonly dstPort?: number;
   /** Last byte of the source address (10.0.0.x or fd00::x). */
   readonly srcHost?: number;
+  /** IPv4 source and destination instead of 10.0.0.x -> 10.0.0.2. */
+  readonly v4Addresses?: { readonly src: readonly number[]; readonly dst: readonly number[] };
 }
 
 /**
@@ -88,7 +90,8 @@ export function tcpPacket(spec: TcpPacketSpec): Uint8Array {
     p[6] = 0x40; // DF
     p[8] = 64;
     p[9] = 6;
-    p.set([10, 0, 0, src, 10, 0, 0, 2], 12);
+    p.set(spec.v4Addresses?.src ?? [10, 0, 0, src], 12);
+    p.set(spec.v4Addresses?.dst ?? [10, 0, 0, 2], 16);
     v.setUint16(10, referenceChecksum([p.subarray(0, 20)]));
   } else {
     p[0] = 0x60;
