@@ -25,6 +25,8 @@ export interface SocketStatsInput {
   readonly sendDropped: number;
   readonly receiveErrors: number;
   readonly lastSendError: string;
+  /** Sends that carried several datagrams for the kernel to cut (FFI sockets only). */
+  readonly segmentedSends?: number;
 }
 
 /** One local path end as `up` bound it; index = the path's local index. */
@@ -58,6 +60,8 @@ export interface SocketStatus {
   "send_errors": number;
   "send_dropped": number;
   "receive_errors": number;
+  /** Sends of several datagrams at once (UDP segmentation offload); 0 without it. */
+  "segmented_sends": number;
   /** Message of the last failed send; "" when none failed. */
   "last_send_error": string;
 }
@@ -240,6 +244,7 @@ function socketStatus(s: SocketStatsInput): SocketStatus {
     send_errors: s.sendErrors,
     send_dropped: s.sendDropped,
     receive_errors: s.receiveErrors,
+    segmented_sends: s.segmentedSends ?? 0,
     last_send_error: s.lastSendError,
   };
 }
