@@ -193,6 +193,7 @@ Deno.test("status: socket counters and out-of-range local index", () => {
       send_errors: 1,
       send_dropped: 2,
       receive_errors: 3,
+      segmented_sends: 0,
       last_send_error: "boom",
     },
   }]);

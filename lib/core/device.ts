@@ -75,6 +75,10 @@ export class Device implements PeerContext {
   readonly scratch: Uint8Array = new Uint8Array(MAX_DATAGRAM_BYTES + DATA_OVERHEAD_BYTES);
   readonly #rng: Rng;
   readonly #u32 = new Uint8Array(4);
+  /**
+   * Sessions and pending handshakes by our index, keyed as an int32 (`index | 0`): a u32 above
+   * 2^31 would be a boxed number, allocated on every lookup of the hot path.
+   */
   readonly #indices = new Map<number, IndexEntry>();
   readonly #byKey = new Map<string, Peer>();
   readonly #verifications = new TokenBucket(
@@ -197,7 +201,8 @@ export class Device implements PeerContext {
   #handleData(buf: Uint8Array, length: number, local: number, from: Endpoint, now: number) {
     if (length < DATA_OVERHEAD_BYTES) return void this.drops.truncated++;
     if (((buf[1] & ~FLAG_SEQUENCED) | buf[2] | buf[3]) !== 0) return void this.drops.unknownType++;
-    const session = this.#indices.get(readU32(buf, 4))?.session;
+    const entry = this.#indices.get(readU32(buf, 4) | 0);
+    const session = entry?.session;
     if (!session) return void this.drops.unknownIndex++;
     const high = readU32(buf, 12);
     const counter = readU32(buf, 8) + high * 2 ** 32;
@@ -205,7 +210,7 @@ export class Device implements PeerContext {
     if (session.age(now) >= REJECT_AFTER_TIME_MS) return void this.drops.sessionExpired++;
     const verdict = session.replay.check(counter);
     if (verdict === Replay.TooOld) return void this.drops.tooOld++;
-    const peer = this.#indices.get(session.localIndex)!.peer;
+    const peer = entry.peer;
     if (verdict === Replay.Duplicate) {
       peer.countCopy(local, from, length);
       return void this.drops.duplicate++;
@@ -224,7 +229,7 @@ export class Device implements PeerContext {
   #handleResponse(msg: Uint8Array, local: number, from: Endpoint, now: number) {
     const resp = readResponse(msg, this.me);
     if (!resp) return void this.drops.badHandshake++;
-    const entry = this.#indices.get(resp.receiverIndex);
+    const entry = this.#indices.get(resp.receiverIndex | 0);
     if (!entry || entry.session) return void this.drops.unexpectedResponse++;
     entry.peer.handleResponse(msg, resp, local, from, now);
   }
@@ -279,24 +284,24 @@ export class Device implements PeerContext {
   allocateIndex(peer: Peer): number {
     for (;;) {
       const index = this.randomU32();
-      if (index !== 0 && !this.#indices.has(index)) {
-        this.#indices.set(index, { peer });
+      if (index !== 0 && !this.#indices.has(index | 0)) {
+        this.#indices.set(index | 0, { peer });
         return index;
       }
     }
   }
 
   releaseIndex(index: number): void {
-    this.#indices.delete(index);
+    this.#indices.delete(index | 0);
   }
 
   registerSession(session: Session, peer: Peer): void {
-    this.#indices.set(session.localIndex, { peer, session });
+    this.#indices.set(session.localIndex | 0, { peer, session });
   }
 
   unregisterSession(session: Session): void {
-    const entry = this.#indices.get(session.localIndex);
-    if (entry?.session === session) this.#indices.delete(session.localIndex);
+    const entry = this.#indices.get(session.localIndex | 0);
+    if (entry?.session === session) this.#indices.delete(session.localIndex | 0);
   }
 }
 
