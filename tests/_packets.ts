@@ -68,8 +68,8 @@ export interface TcpPacketSpec {
   readonly dstPort?: number;
   /** Last byte of the source address (10.0.0.x or fd00::x). */
   readonly srcHost?: number;
-  /** IPv4 source and destination instead of 10.0.0.x -> 10.0.0.2. */
-  readonly v4Addresses?: { readonly src: readonly number[]; readonly dst: readonly number[] };
+  /** Source and destination (4 or 16 bytes each, as the version) instead of the defaults. */
+  readonly addresses?: { readonly src: readonly number[]; readonly dst: readonly number[] };
 }
 
 /**
@@ -90,18 +90,23 @@ export function tcpPacket(spec: TcpPacketSpec): Uint8Array {
     p[6] = 0x40; // DF
     p[8] = 64;
     p[9] = 6;
-    p.set(spec.v4Addresses?.src ?? [10, 0, 0, src], 12);
-    p.set(spec.v4Addresses?.dst ?? [10, 0, 0, 2], 16);
+    p.set(spec.addresses?.src ?? [10, 0, 0, src], 12);
+    p.set(spec.addresses?.dst ?? [10, 0, 0, 2], 16);
     v.setUint16(10, referenceChecksum([p.subarray(0, 20)]));
   } else {
     p[0] = 0x60;
     v.setUint16(4, tcpBytes);
     p[6] = 6;
     p[7] = 64;
-    p[8] = 0xfd;
-    p[23] = src;
-    p[24] = 0xfd;
-    p[39] = 2;
+    if (spec.addresses) {
+      p.set(spec.addresses.src, 8);
+      p.set(spec.addresses.dst, 24);
+    } else {
+      p[8] = 0xfd;
+      p[23] = src;
+      p[24] = 0xfd;
+      p[39] = 2;
+    }
   }
   v.setUint16(l4, spec.srcPort ?? 40000);
   v.setUint16(l4 + 2, spec.dstPort ?? 5201);
