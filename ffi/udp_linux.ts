@@ -30,6 +30,12 @@
  * the kernel refuses it (`EIO`, `EINVAL`, `EOPNOTSUPP`), the socket falls back to one message per
  * datagram for good.
  *
+ * UDP receive coalescing (`UDP_GRO`, Linux 5.0+, opt-in with `receiveCoalescing`): the kernel may
+ * hand over several datagrams of one flow in one slot (a sender's `UDP_SEGMENT` burst arrives
+ * whole), with a control message giving their size; receive slots are then 64 KiB, and
+ * `receiveBatch` counts, and `datagram(i)` / `length(i)` / `source(i)` index, the datagrams inside
+ * them as if each had come alone.
+ *
  * Layouts are those of x86-64 and aarch64 Linux (LP64): `struct mmsghdr` is 64 bytes (`msghdr`
  * of 56, then `msg_len`), `struct iovec` 16, `sockaddr_in` 16 and `sockaddr_in6` 28.
  * @module
@@ -88,8 +94,13 @@ const UDP_SEGMENT = 103;
  * (`size_t cmsg_len; int cmsg_level; int cmsg_type`) and the data padded to 8 bytes.
  */
 const CMSG_BYTES = 24;
-/** `CMSG_LEN(2)`. */
+/** `CMSG_LEN(2)` and `CMSG_LEN(sizeof(int))`. */
 const CMSG_LEN_U16 = 18;
+const CMSG_LEN_INT = 20;
+/** `UDP_GRO` (linux/udp.h): deliver coalesced datagrams with their size in a control message. */
+const UDP_GRO = 104;
+/** Datagrams the kernel coalesces into one receive at most (`UDP_GRO_CNT_MAX`). */
+const MAX_GRO_SEGMENTS = 64;
 /** Datagrams per segmented send (the kernel's `UDP_MAX_SEGMENTS` is 64 or more). */
 const MAX_GSO_SEGMENTS = 64;
 /** Bytes per segmented send: the UDP length field's limit, less headroom for headers. */
@@ -129,6 +140,11 @@ export interface FfiUdpSocketOptions {
   readonly device?: string;
   /** Sends runs of equal datagrams as one `UDP_SEGMENT` message where the kernel can. Default true. */
   readonly segmentation?: boolean;
+  /**
+   * Asks for `UDP_GRO`: several datagrams of one sender per receive (64 KiB receive slots, so
+   * `maxDatagramBytes` then limits sending only). Default false; off when the kernel refuses it.
+   */
+  readonly receiveCoalescing?: boolean;
 }
 
 /** Counters of one FFI socket: those of the portable socket plus receive counts. */
@@ -139,6 +155,8 @@ export interface FfiUdpSocketStats extends UdpSocketStats {
   receiveTruncated: number;
   /** Sends that carried several datagrams cut by the kernel (`UDP_SEGMENT`). */
   segmentedSends: number;
+  /** Receives that carried several datagrams coalesced by the kernel (`UDP_GRO`). */
+  coalescedReceives: number;
 }
 
 /** A UDP socket on raw libc calls: the {@link BatchSocket} API plus diagnostics. */
@@ -203,6 +221,8 @@ export function openFfiUdpSocket(
     if (options.reusePort) setIntOption(lib, fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
     if (wildcard6) setIntOption(lib, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
     if (options.device) bindToDevice(lib, fd, options.device);
+    const coalescing = options.receiveCoalescing === true &&
+      tryIntOption(lib, fd, SOL_UDP, UDP_GRO, 1);
     const bufferBytes = options.socketBufferBytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
     trySetBuffer(lib, fd, SO_RCVBUFFORCE, SO_RCVBUF, bufferBytes);
     trySetBuffer(lib, fd, SO_SNDBUFFORCE, SO_SNDBUF, bufferBytes);
@@ -229,6 +249,7 @@ export function openFfiUdpSocket(
       receiveBufferBytes: getIntOption(lib, fd, SOL_SOCKET, SO_RCVBUF),
       sendBufferBytes: getIntOption(lib, fd, SOL_SOCKET, SO_SNDBUF),
       segmentation: options.segmentation !== false,
+      coalescing,
     });
   } catch (error) {
     lib.close(fd);
@@ -389,6 +410,8 @@ interface SocketShape {
   readonly receiveBufferBytes: number;
   readonly sendBufferBytes: number;
   readonly segmentation: boolean;
+  /** `UDP_GRO` is on: receive slots are 64 KiB and carry a control message. */
+  readonly coalescing: boolean;
 }
 
 /**
@@ -459,6 +482,28 @@ class MessageRing {
     }
     this.pristine = this.meta8.slice(0, this.iovOffset);
   }
+
+  /** Gives every header a control buffer to receive into (for `UDP_GRO`). */
+  armControl(): void {
+    for (let i = 0; i < this.views.length; i++) {
+      const h = i * MMSGHDR_BYTES;
+      this.words[(h + MSG_CONTROL) >> 3] = this.controlAt[i];
+      this.meta32[(h + MSG_CONTROLLEN) >> 2] = CMSG_BYTES;
+    }
+  }
+
+  /**
+   * The `UDP_GRO` segment size the kernel reported for received message `m`, or 0 when it sent
+   * no such control message; re-arms the control buffer for the next receive.
+   */
+  receivedSegmentSize(m: number): number {
+    const h = m * MMSGHDR_BYTES;
+    const length = this.meta32[(h + MSG_CONTROLLEN) >> 2];
+    this.meta32[(h + MSG_CONTROLLEN) >> 2] = CMSG_BYTES;
+    const c = (this.controlOffset + m * CMSG_BYTES) >> 2;
+    if (length < CMSG_LEN_INT || this.metaI32[c + 2] !== SOL_UDP) return 0;
+    return this.metaI32[c + 3] === UDP_GRO ? this.metaI32[c + 4] : 0;
+  }
 }
 
 class LinuxUdpSocket implements FfiUdpSocket {
@@ -477,6 +522,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
     received: 0,
     receiveTruncated: 0,
     segmentedSends: 0,
+    coalescedReceives: 0,
   };
   readonly #lib: LibcSymbols;
   readonly #fd: number;
@@ -493,6 +539,15 @@ class LinuxUdpSocket implements FfiUdpSocket {
   readonly #rxAddress: bigint;
   /** Datagrams in the last receive batch, and the next one `receive()` hands out. */
   #count = 0;
+  /** `UDP_GRO` is on: a receive slot may hold several datagrams. */
+  readonly #coalescing: boolean;
+  /** Per datagram of the last batch: its receive slot, place in it (k-th), offset and length. */
+  readonly #datagramSlot: Int32Array;
+  readonly #datagramPart: Int32Array;
+  readonly #datagramOffset: Int32Array;
+  readonly #datagramLength: Int32Array;
+  /** Views of datagrams inside receive slots, by `slot * MAX_GRO_SEGMENTS + k`, made once. */
+  readonly #segmentViews: (Uint8Array | undefined)[] = [];
   #next = 0;
   /** Datagrams queued in the send ring. */
   #queued = 0;
@@ -519,7 +574,15 @@ class LinuxUdpSocket implements FfiUdpSocket {
     this.#canSendV6 = shape.families.includes(6);
     this.#noV4Message = `cannot send to IPv4 from ${shape.localAddr.hostname}`;
     this.#noV6Message = `cannot send to IPv6 from ${shape.localAddr.hostname}`;
-    this.#rx = new MessageRing(shape.batch, shape.slotBytes, shape.slotBytes);
+    this.#coalescing = shape.coalescing;
+    const rxSlot = shape.coalescing ? MAX_UDP_PAYLOAD : shape.slotBytes;
+    this.#rx = new MessageRing(shape.batch, rxSlot, rxSlot);
+    if (shape.coalescing) this.#rx.armControl();
+    const datagrams = shape.batch * (shape.coalescing ? MAX_GRO_SEGMENTS : 1);
+    this.#datagramSlot = new Int32Array(datagrams);
+    this.#datagramPart = new Int32Array(datagrams);
+    this.#datagramOffset = new Int32Array(datagrams);
+    this.#datagramLength = new Int32Array(datagrams);
     this.#tx = new MessageRing(shape.batch, shape.slotBytes, 0);
     this.#segmentation = shape.segmentation;
     this.#runLength = new Int32Array(shape.batch);
@@ -545,27 +608,66 @@ class LinuxUdpSocket implements FfiUdpSocket {
       }
       return 0;
     }
-    const meta = this.#rx.meta32;
-    for (let i = 0, h = 0; i < n; i++, h += MMSGHDR_BYTES / 4) {
+    const rx = this.#rx;
+    const meta = rx.meta32;
+    let count = 0;
+    for (let m = 0, h = 0; m < n; m++, h += MMSGHDR_BYTES / 4) {
       meta[h + MSG_NAMELEN / 4] = NAME_BYTES; // The kernel shrank it; restore for the next call.
       if ((meta[h + MSG_FLAGS / 4] & MSG_TRUNC) !== 0) this.stats.receiveTruncated++;
+      const length = meta[h + MSG_LEN / 4];
+      let size = length;
+      if (this.#coalescing) {
+        const segment = rx.receivedSegmentSize(m);
+        if (segment > 0 && segment < length) {
+          size = segment;
+          this.stats.coalescedReceives++;
+        }
+      }
+      let offset = 0;
+      let part = 0;
+      do {
+        if (count === this.#datagramSlot.length) break; // more than the kernel's limit: cut
+        this.#datagramSlot[count] = m;
+        this.#datagramPart[count] = part++;
+        this.#datagramOffset[count] = offset;
+        this.#datagramLength[count] = Math.min(size, length - offset);
+        count++;
+        offset += size;
+      } while (offset < length);
     }
-    this.stats.received += n;
-    this.#count = n;
-    return n;
+    this.stats.received += count;
+    this.#count = count;
+    return count;
   }
 
   datagram(i: number): Uint8Array {
-    return this.#rx.views[i];
+    const slot = this.#datagramSlot[i];
+    const offset = this.#datagramOffset[i];
+    if (offset === 0) return this.#rx.views[slot];
+    return this.#segmentView(slot, offset, this.#datagramPart[i]);
   }
 
   length(i: number): number {
-    return this.#rx.meta32[i * (MMSGHDR_BYTES / 4) + MSG_LEN / 4];
+    return this.#datagramLength[i];
+  }
+
+  /**
+   * The view of the datagram at `offset` in receive slot `slot` (the k-th of that slot). Made
+   * once per place: senders keep their datagram size, so the same views come back.
+   */
+  #segmentView(slot: number, offset: number, part: number): Uint8Array {
+    const key = slot * MAX_GRO_SEGMENTS + part;
+    const base = this.#rx.views[slot];
+    const cached = this.#segmentViews[key];
+    if (cached !== undefined && cached.byteOffset === base.byteOffset + offset) return cached;
+    const view = base.subarray(offset);
+    this.#segmentViews[key] = view;
+    return view;
   }
 
   source(i: number): UdpAddr {
     const rx = this.#rx;
-    const o = rx.nameOffset + i * NAME_BYTES;
+    const o = rx.nameOffset + this.#datagramSlot[i] * NAME_BYTES;
     const words = rx.metaI32;
     const bytes = rx.meta8;
     const port = bytes[o + 2] << 8 | bytes[o + 3];
@@ -771,7 +873,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
       if (this.#next < this.#count) {
         const i = this.#next++;
         const length = Math.min(this.length(i), buf.length);
-        buf.set(this.#rx.views[i].subarray(0, length));
+        buf.set(this.datagram(i).subarray(0, length));
         return { length, from: this.source(i) };
       }
       if (this.receiveBatch() > 0) continue;
@@ -876,6 +978,18 @@ function getIntOption(lib: LibcSymbols, fd: number, level: number, name: number)
 }
 
 /** Asks for a socket buffer size: the privileged option (past `rmem_max`) first, then the plain. */
+/** Sets an `int` socket option; false when the kernel refuses it. */
+function tryIntOption(
+  lib: LibcSymbols,
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): boolean {
+  const cell = new Uint8Array(new Int32Array([value]).buffer);
+  return lib.setsockopt(fd, level, name, cell, 4) === 0;
+}
+
 function trySetBuffer(
   lib: LibcSymbols,
   fd: number,

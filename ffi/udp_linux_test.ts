@@ -139,6 +139,33 @@ Deno.test("runs of equal datagrams go out segmented (UDP_SEGMENT) and arrive as 
   });
 });
 
+Deno.test("receive coalescing (UDP_GRO): a segmented burst is indexed datagram by datagram", async () => {
+  await withSockets(["127.0.0.1"], async (a) => {
+    const b = openFfiUdpSocket("127.0.0.1", 0, { receiveCoalescing: true });
+    try {
+      const toB = internAddr("127.0.0.1", b.localAddr.port);
+      const sizes = [...new Array(20).fill(1200), 500, ...new Array(6).fill(900), 77];
+      const sent = sizes.map((size, i) => pattern(i, size));
+      for (let round = 0; round < 3; round++) {
+        for (const bytes of sent) assert.equal(a.queue(bytes, bytes.length, toB), true);
+        a.flush();
+        const got = await drain(b, sent.length);
+        assert.deepEqual(got.map((g) => g.bytes), sent, `round ${round}`);
+        for (const g of got) assert.equal(g.from, internAddr("127.0.0.1", a.localAddr.port));
+      }
+      assert.ok(a.stats.segmentedSends >= 3);
+      assert.ok(b.stats.coalescedReceives >= 3, `coalesced ${b.stats.coalescedReceives}`);
+      assert.equal(b.stats.received, 3 * sent.length);
+      assert.equal(b.stats.receiveTruncated, 0);
+      // Single datagrams still arrive alone.
+      assert.equal(a.send(pattern(7, 1500), toB), true);
+      assert.deepEqual((await drain(b, 1))[0].bytes, pattern(7, 1500));
+    } finally {
+      b.close();
+    }
+  });
+});
+
 Deno.test("two senders interleaved: order per source holds, sources are interned", async () => {
   await withSockets(["127.0.0.1", "127.0.0.1", "127.0.0.1"], async (a, c, b) => {
     const to = { hostname: "127.0.0.1", port: b.localAddr.port }; // Not interned: cached once.

@@ -28,6 +28,7 @@ export function fixtureStatus(name = "wg0"): InterfaceStatus {
           send_dropped: 0,
           receive_errors: 0,
           segmented_sends: 0,
+          coalesced_receives: 0,
           last_send_error: "No route to host",
         },
       },

@@ -27,6 +27,8 @@ export interface SocketStatsInput {
   readonly lastSendError: string;
   /** Sends that carried several datagrams for the kernel to cut (FFI sockets only). */
   readonly segmentedSends?: number;
+  /** Receives that carried several datagrams the kernel joined (FFI sockets only). */
+  readonly coalescedReceives?: number;
 }
 
 /** One local path end as `up` bound it; index = the path's local index. */
@@ -62,6 +64,8 @@ export interface SocketStatus {
   "receive_errors": number;
   /** Sends of several datagrams at once (UDP segmentation offload); 0 without it. */
   "segmented_sends": number;
+  /** Receives of several datagrams at once (UDP receive coalescing); 0 without it. */
+  "coalesced_receives": number;
   /** Message of the last failed send; "" when none failed. */
   "last_send_error": string;
 }
@@ -245,6 +249,7 @@ function socketStatus(s: SocketStatsInput): SocketStatus {
     send_dropped: s.sendDropped,
     receive_errors: s.receiveErrors,
     segmented_sends: s.segmentedSends ?? 0,
+    coalesced_receives: s.coalescedReceives ?? 0,
     last_send_error: s.lastSendError,
   };
 }

@@ -194,6 +194,7 @@ Deno.test("status: socket counters and out-of-range local index", () => {
       send_dropped: 2,
       receive_errors: 3,
       segmented_sends: 0,
+      coalesced_receives: 0,
       last_send_error: "boom",
     },
   }]);

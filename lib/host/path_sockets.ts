@@ -58,9 +58,10 @@ function open(
   device?: string,
 ) {
   if (transport === "deno") return openUdpSocket(address, port);
-  // A slot holds the largest datagram the MTU produces (plus IP options slack).
+  // A slot holds the largest datagram the MTU produces (plus IP options slack). Bursts of equal
+  // datagrams go out as one send and may come in as one receive (UDP GSO and GRO).
   const maxDatagramBytes = Math.max(2048, config.mtu + DATA_OVERHEAD_BYTES + 64);
-  return openFfiUdpSocket(address, port, { maxDatagramBytes, device });
+  return openFfiUdpSocket(address, port, { maxDatagramBytes, device, receiveCoalescing: true });
 }
 
 /** The dual-stack `::` socket, or `0.0.0.0` where IPv6 is unavailable. */
