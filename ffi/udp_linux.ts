@@ -36,19 +36,55 @@
  * `receiveBatch` counts, and `datagram(i)` / `length(i)` / `source(i)` index, the datagrams inside
  * them as if each had come alone.
  *
- * Layouts are those of x86-64 and aarch64 Linux (LP64): `struct mmsghdr` is 64 bytes (`msghdr`
- * of 56, then `msg_len`), `struct iovec` 16, `sockaddr_in` 16 and `sockaddr_in6` 28.
+ * The message arrays and their layouts are in `message_ring.ts`, addresses and their interning in
+ * `sockaddr.ts`.
  * @module
  */
 
 import type { BatchSocket, Poller, Received, UdpAddr } from "../lib/engine/ports.ts";
 import type { UdpSocketStats } from "../lib/host/udp_socket.ts";
-import { addressOf, errno, libc, type LibcSymbols } from "./libc.ts";
+import { errno, libc, type LibcSymbols } from "./libc.ts";
 import { check, Errno, errnoDescription, errnoName } from "./os_error.ts";
+import {
+  CMSG_BYTES,
+  IOV_LEN,
+  IOVEC_BYTES,
+  MAX_GRO_SEGMENTS,
+  MAX_GSO_BYTES,
+  MAX_GSO_SEGMENTS,
+  MessageRing,
+  MMSGHDR_BYTES,
+  MSG_CONTROL,
+  MSG_CONTROLLEN,
+  MSG_FLAGS,
+  MSG_IOVLEN,
+  MSG_LEN,
+  MSG_NAMELEN,
+  NAME_BYTES,
+  SOL_UDP,
+  UDP_GRO,
+} from "./message_ring.ts";
 import { openPoller } from "./poller.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  checkPort,
+  formatIpv4,
+  formatIpv6,
+  internWords,
+  INVALID_TARGET,
+  isMapped,
+  MAPPED_WORD,
+  parseIp,
+  readSockaddr,
+  SOCKADDR_IN6_BYTES,
+  SOCKADDR_IN_BYTES,
+  targetOf,
+  writeSockaddr,
+} from "./sockaddr.ts";
 
-const AF_INET = 2;
-const AF_INET6 = 10;
+export { internAddr, MAX_INTERNED_ADDRS } from "./sockaddr.ts";
+
 const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
@@ -68,52 +104,12 @@ const MAX_BATCH = 1024;
 /** The largest UDP payload over IPv4 or IPv6 without jumbograms. */
 const MAX_UDP_PAYLOAD = 65535;
 
-/** `struct mmsghdr` size and the byte offsets of its fields (LP64 Linux). */
-const MMSGHDR_BYTES = 64;
-const MSG_NAME = 0;
-const MSG_NAMELEN = 8;
-const MSG_IOV = 16;
-const MSG_IOVLEN = 24;
-const MSG_CONTROL = 32;
-const MSG_CONTROLLEN = 40;
-const MSG_FLAGS = 48;
-const MSG_LEN = 56;
-/** `struct iovec { void *iov_base; size_t iov_len; }`. */
-const IOVEC_BYTES = 16;
-const IOV_LEN = 8;
-/** Room per sockaddr: `sockaddr_in6` (28 bytes) rounded up to keep 8-byte alignment. */
-const NAME_BYTES = 32;
-const SOCKADDR_IN_BYTES = 16;
-const SOCKADDR_IN6_BYTES = 28;
-
-/** `SOL_UDP` and its `UDP_SEGMENT` option (linux/udp.h): the GSO size of one send. */
-const SOL_UDP = 17;
-const UDP_SEGMENT = 103;
-/**
- * Room for one control message with a u16: `CMSG_SPACE(2)` on LP64, a 16-byte `cmsghdr`
- * (`size_t cmsg_len; int cmsg_level; int cmsg_type`) and the data padded to 8 bytes.
- */
-const CMSG_BYTES = 24;
-/** `CMSG_LEN(2)` and `CMSG_LEN(sizeof(int))`. */
-const CMSG_LEN_U16 = 18;
-const CMSG_LEN_INT = 20;
-/** `UDP_GRO` (linux/udp.h): deliver coalesced datagrams with their size in a control message. */
-const UDP_GRO = 104;
-/** Datagrams the kernel coalesces into one receive at most (`UDP_GRO_CNT_MAX`). */
-const MAX_GRO_SEGMENTS = 64;
-/** Datagrams per segmented send (the kernel's `UDP_MAX_SEGMENTS` is 64 or more). */
-const MAX_GSO_SEGMENTS = 64;
-/** Bytes per segmented send: the UDP length field's limit, less headroom for headers. */
-const MAX_GSO_BYTES = 65000;
-
 /** Default datagrams per `recvmmsg`/`sendmmsg`. */
 export const DEFAULT_BATCH = 32;
 /** Default slot size: the largest datagram received whole or accepted by `queue`. */
 export const DEFAULT_MAX_DATAGRAM_BYTES = 2048;
 /** Default `SO_RCVBUF`/`SO_SNDBUF` request. */
 export const DEFAULT_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
-/** The interning table is cleared when it would grow beyond this many addresses. */
-export const MAX_INTERNED_ADDRS = 65536;
 
 /** Options for {@link openFfiUdpSocket}. */
 export interface FfiUdpSocketOptions {
@@ -257,149 +253,6 @@ export function openFfiUdpSocket(
   }
 }
 
-// ---- Address interning ----
-
-/**
- * Where a datagram goes, as ready-made sockaddr bytes: `sockaddr_in6` (IPv4-mapped for IPv4) in
- * words 0-6 and, for IPv4, `sockaddr_in` in words 8-11.
- */
-interface Target {
-  readonly v4: boolean;
-  readonly words: Int32Array;
-}
-
-/** A `to` that is not an IP literal with a valid port: sends to it fail. */
-const INVALID_TARGET: Target = { v4: false, words: new Int32Array(0) };
-
-/** Interned IPv4 addresses, keyed by `ip * 65536 + port` (ip as a big-endian u32). */
-const v4Table = new Map<number, UdpAddr>();
-/** Interned IPv6 addresses, keyed by canonical text, `#`, port. */
-const v6Table = new Map<string, UdpAddr>();
-/** The sockaddr of every address object seen: interned ones, and others passed to `queue`. */
-const targets = new WeakMap<UdpAddr, Target>();
-
-/**
- * A direct-mapped cache in front of the tables, so a source lookup on a hit compares five ints and
- * allocates nothing. Entry `e` holds the four native-order words of the (IPv4-mapped) IPv6
- * address and the port (-1: empty) at `5 * e`, and the interned object at `e`.
- */
-const CACHE_BITS = 8;
-const CACHE_SIZE = 1 << CACHE_BITS;
-const cacheKeys = new Int32Array(CACHE_SIZE * 5).fill(-1);
-const cacheAddrs: (UdpAddr | null)[] = new Array<UdpAddr | null>(CACHE_SIZE).fill(null);
-
-/** Scratch for turning four address words into bytes. */
-const scratchWords = new Int32Array(4);
-const scratchBytes = new Uint8Array(scratchWords.buffer);
-/** Word 2 of an IPv4-mapped address (`00 00 ff ff`) in native byte order. */
-const MAPPED_WORD = new Int32Array(new Uint8Array([0, 0, 0xff, 0xff]).buffer)[0];
-
-/**
- * The shared address object for `hostname:port`: the same object for the same address (in any
- * spelling: `::FFFF:127.0.0.1`, `127.0.0.1`) until the table is cleared after growing past
- * {@link MAX_INTERNED_ADDRS}. The engine interns configured endpoints with it so they compare by
- * identity with `source(i)`. Throws a RangeError when `hostname` is not an IP literal (zone
- * suffixes such as `%eth0` are not supported) or the port is not 0-65535.
- */
-export function internAddr(hostname: string, port: number): UdpAddr {
-  checkPort(port);
-  if (!parseIp(hostname, scratchBytes)) {
-    throw new RangeError(`Not an IP literal: ${JSON.stringify(hostname)}`);
-  }
-  return internWords(scratchWords[0], scratchWords[1], scratchWords[2], scratchWords[3], port);
-}
-
-/** Cache slot for an address and port. */
-function cacheSlot(w0: number, w1: number, w2: number, w3: number, port: number): number {
-  return Math.imul(w0 ^ w1 ^ w2 ^ w3 ^ Math.imul(port, 0x85ebca6b), 0x9e3779b1) >>>
-    (32 - CACHE_BITS);
-}
-
-/** The interned object for an address given as four native-order words of its IPv6 form. */
-function internWords(w0: number, w1: number, w2: number, w3: number, port: number): UdpAddr {
-  const slot = cacheSlot(w0, w1, w2, w3, port);
-  const k = slot * 5;
-  if (
-    cacheKeys[k + 4] === port && cacheKeys[k + 3] === w3 && cacheKeys[k + 2] === w2 &&
-    cacheKeys[k + 1] === w1 && cacheKeys[k] === w0
-  ) {
-    return cacheAddrs[slot]!;
-  }
-  const addr = lookupOrAdd(w0, w1, w2, w3, port);
-  cacheKeys[k] = w0;
-  cacheKeys[k + 1] = w1;
-  cacheKeys[k + 2] = w2;
-  cacheKeys[k + 3] = w3;
-  cacheKeys[k + 4] = port;
-  cacheAddrs[slot] = addr;
-  return addr;
-}
-
-/** The table's object for the address, adding it (with its sockaddr) when new. */
-function lookupOrAdd(w0: number, w1: number, w2: number, w3: number, port: number): UdpAddr {
-  scratchWords[0] = w0;
-  scratchWords[1] = w1;
-  scratchWords[2] = w2;
-  scratchWords[3] = w3;
-  const bytes = scratchBytes;
-  const v4 = isMapped(bytes);
-  let v4Key = 0;
-  let v6Key = "";
-  let found: UdpAddr | undefined;
-  let hostname: string;
-  if (v4) {
-    v4Key = ((bytes[12] << 24 | bytes[13] << 16 | bytes[14] << 8 | bytes[15]) >>> 0) * 65536 + port;
-    found = v4Table.get(v4Key);
-    hostname = found ? "" : formatIpv4(bytes);
-  } else {
-    hostname = formatIpv6(bytes);
-    v6Key = `${hostname}#${port}`;
-    found = v6Table.get(v6Key);
-  }
-  if (found) return found;
-  if (v4Table.size + v6Table.size >= MAX_INTERNED_ADDRS) clearInternTable();
-  const addr: UdpAddr = Object.freeze({ hostname, port });
-  targets.set(addr, makeTarget(bytes, port, v4));
-  if (v4) v4Table.set(v4Key, addr);
-  else v6Table.set(v6Key, addr);
-  return addr;
-}
-
-/** Forgets every interned address (their sockaddrs stay cached for objects still in use). */
-function clearInternTable(): void {
-  v4Table.clear();
-  v6Table.clear();
-  cacheKeys.fill(-1);
-  cacheAddrs.fill(null);
-}
-
-/** The sockaddr forms of a 16-byte (IPv4-mapped for IPv4) address and port. */
-function makeTarget(address: Uint8Array, port: number, v4: boolean): Target {
-  const bytes = new Uint8Array(48);
-  writeSockaddr(bytes, address, port, AF_INET6);
-  if (v4) writeSockaddr(bytes.subarray(32), address, port, AF_INET);
-  return { v4, words: new Int32Array(bytes.buffer) };
-}
-
-/** The target of any address object: cached, or parsed once and cached for that object. */
-function targetOf(to: UdpAddr): Target {
-  const known = targets.get(to);
-  if (known !== undefined) return known;
-  let target = INVALID_TARGET;
-  if (isPort(to.port) && typeof to.hostname === "string" && parseIp(to.hostname, scratchBytes)) {
-    const canonical = internWords(
-      scratchWords[0],
-      scratchWords[1],
-      scratchWords[2],
-      scratchWords[3],
-      to.port,
-    );
-    target = targets.get(canonical) ?? INVALID_TARGET;
-  }
-  targets.set(to, target);
-  return target;
-}
-
 // ---- The socket ----
 
 interface SocketShape {
@@ -412,98 +265,6 @@ interface SocketShape {
   readonly segmentation: boolean;
   /** `UDP_GRO` is on: receive slots are 64 KiB and carry a control message. */
   readonly coalescing: boolean;
-}
-
-/**
- * One direction's batch: `batch` data slots, and in one metadata buffer the `mmsghdr` array, then
- * the `iovec` array, then the sockaddr slots. Each `mmsghdr` points at its own iovec and sockaddr
- * slot, and each iovec at its data slot; only lengths change per datagram.
- */
-class MessageRing {
-  readonly data: Uint8Array;
-  readonly meta: ArrayBuffer;
-  /** `meta` as u32/i32/u16/u8 views, for field access without DataView. */
-  readonly meta32: Uint32Array;
-  readonly metaI32: Int32Array;
-  readonly meta16: Uint16Array;
-  readonly meta8: Uint8Array;
-  /** Byte offsets of the iovec array and the sockaddr slots in `meta`. */
-  readonly iovOffset: number;
-  readonly nameOffset: number;
-  /** One full-size view per data slot, made once. */
-  readonly views: Uint8Array[];
-  /** The address of `mmsghdr[i]`, for i in 0..batch (the last one unused, for symmetry). */
-  readonly headerAt: bigint[];
-  /** Byte offset of the control-message slots (one `CMSG_BYTES` each) in `meta`. */
-  readonly controlOffset: number;
-  /** The address of control slot i. */
-  readonly controlAt: bigint[];
-  /** `meta` as u64 words, for pointer fields. */
-  readonly words: BigUint64Array;
-  /** The `mmsghdr` array as built, to undo the rewrites of a segmented flush. */
-  readonly pristine: Uint8Array;
-
-  constructor(batch: number, slotBytes: number, iovLength: number) {
-    this.data = new Uint8Array(batch * slotBytes);
-    this.iovOffset = batch * MMSGHDR_BYTES;
-    this.nameOffset = this.iovOffset + batch * IOVEC_BYTES;
-    this.controlOffset = this.nameOffset + batch * NAME_BYTES;
-    this.meta = new ArrayBuffer(this.controlOffset + batch * CMSG_BYTES);
-    this.meta32 = new Uint32Array(this.meta);
-    this.metaI32 = new Int32Array(this.meta);
-    this.meta16 = new Uint16Array(this.meta);
-    this.meta8 = new Uint8Array(this.meta);
-    const words = new BigUint64Array(this.meta);
-    const dataAddress = addressOf(this.data);
-    const metaAddress = addressOf(this.meta8);
-    this.words = words;
-    this.views = [];
-    this.headerAt = [];
-    this.controlAt = [];
-    for (let i = 0; i <= batch; i++) this.headerAt.push(metaAddress + BigInt(i * MMSGHDR_BYTES));
-    for (let i = 0; i < batch; i++) {
-      const control = this.controlOffset + i * CMSG_BYTES;
-      this.controlAt.push(metaAddress + BigInt(control));
-      words[control / 8] = BigInt(CMSG_LEN_U16);
-      this.metaI32[control / 4 + 2] = SOL_UDP;
-      this.metaI32[control / 4 + 3] = UDP_SEGMENT;
-    }
-    for (let i = 0; i < batch; i++) {
-      this.views.push(this.data.subarray(i * slotBytes, (i + 1) * slotBytes));
-      const header = i * MMSGHDR_BYTES;
-      const iov = this.iovOffset + i * IOVEC_BYTES;
-      const name = this.nameOffset + i * NAME_BYTES;
-      words[(header + MSG_NAME) / 8] = metaAddress + BigInt(name);
-      this.meta32[(header + MSG_NAMELEN) / 4] = NAME_BYTES;
-      words[(header + MSG_IOV) / 8] = metaAddress + BigInt(iov);
-      words[(header + MSG_IOVLEN) / 8] = 1n;
-      words[iov / 8] = dataAddress + BigInt(i * slotBytes);
-      words[(iov + IOV_LEN) / 8] = BigInt(iovLength);
-    }
-    this.pristine = this.meta8.slice(0, this.iovOffset);
-  }
-
-  /** Gives every header a control buffer to receive into (for `UDP_GRO`). */
-  armControl(): void {
-    for (let i = 0; i < this.views.length; i++) {
-      const h = i * MMSGHDR_BYTES;
-      this.words[(h + MSG_CONTROL) >> 3] = this.controlAt[i];
-      this.meta32[(h + MSG_CONTROLLEN) >> 2] = CMSG_BYTES;
-    }
-  }
-
-  /**
-   * The `UDP_GRO` segment size the kernel reported for received message `m`, or 0 when it sent
-   * no such control message; re-arms the control buffer for the next receive.
-   */
-  receivedSegmentSize(m: number): number {
-    const h = m * MMSGHDR_BYTES;
-    const length = this.meta32[(h + MSG_CONTROLLEN) >> 2];
-    this.meta32[(h + MSG_CONTROLLEN) >> 2] = CMSG_BYTES;
-    const c = (this.controlOffset + m * CMSG_BYTES) >> 2;
-    if (length < CMSG_LEN_INT || this.metaI32[c + 2] !== SOL_UDP) return 0;
-    return this.metaI32[c + 3] === UDP_GRO ? this.metaI32[c + 4] : 0;
-  }
 }
 
 class LinuxUdpSocket implements FfiUdpSocket {
@@ -932,14 +693,6 @@ function sendErrorMessage(code: number): string {
 
 // ---- Setup helpers ----
 
-function isPort(port: number): boolean {
-  return Number.isInteger(port) && port >= 0 && port <= 65535;
-}
-
-function checkPort(port: number): void {
-  if (!isPort(port)) throw new RangeError(`Port must be an integer from 0 to 65535, got ${port}`);
-}
-
 /** `SO_BINDTODEVICE` from `socket(7)`. */
 const SO_BINDTODEVICE = 25;
 
@@ -1000,141 +753,4 @@ function trySetBuffer(
   const cell = new Uint8Array(new Int32Array([bytes]).buffer);
   if (lib.setsockopt(fd, SOL_SOCKET, forced, cell, 4) === 0) return;
   lib.setsockopt(fd, SOL_SOCKET, plain, cell, 4); // Capped at the sysctl maximum; failure ignored.
-}
-
-/** Writes a `sockaddr_in` or `sockaddr_in6` for a 16-byte address into `out`; returns its size. */
-function writeSockaddr(out: Uint8Array, address: Uint8Array, port: number, family: number): number {
-  out.fill(0, 0, family === AF_INET ? SOCKADDR_IN_BYTES : SOCKADDR_IN6_BYTES);
-  new Uint16Array(out.buffer, out.byteOffset, 1)[0] = family; // sa_family_t, native order.
-  out[2] = port >> 8;
-  out[3] = port & 0xff;
-  if (family === AF_INET) {
-    out.set(address.subarray(12, 16), 4);
-    return SOCKADDR_IN_BYTES;
-  }
-  out.set(address, 8); // sin6_flowinfo and sin6_scope_id stay 0.
-  return SOCKADDR_IN6_BYTES;
-}
-
-/** Reads a `sockaddr_in`/`sockaddr_in6` into a 16-byte (IPv4-mapped) address; returns the port. */
-function readSockaddr(sockaddr: Uint8Array, address: Uint8Array): number {
-  const family = new Uint16Array(sockaddr.buffer, sockaddr.byteOffset, 1)[0];
-  address.fill(0);
-  if (family === AF_INET) {
-    address[10] = 0xff;
-    address[11] = 0xff;
-    address.set(sockaddr.subarray(4, 8), 12);
-  } else {
-    address.set(sockaddr.subarray(8, 24));
-  }
-  return sockaddr[2] << 8 | sockaddr[3];
-}
-
-// ---- IP literals ----
-
-/** True for `::ffff:a.b.c.d`. */
-function isMapped(address: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (address[i] !== 0) return false;
-  return address[10] === 0xff && address[11] === 0xff;
-}
-
-/** Dotted-quad text of the last four bytes of a 16-byte address. */
-function formatIpv4(address: Uint8Array): string {
-  return `${address[12]}.${address[13]}.${address[14]}.${address[15]}`;
-}
-
-/** RFC 5952 text: lowercase, no leading zeros, the longest run (2+) of zero groups as `::`. */
-function formatIpv6(address: Uint8Array): string {
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if ((address[2 * i] | address[2 * i + 1]) !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && (address[2 * j] | address[2 * j + 1]) === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  let text = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      text += "::";
-      i += bestLength - 1;
-      continue;
-    }
-    if (text !== "" && !text.endsWith(":")) text += ":";
-    text += (address[2 * i] << 8 | address[2 * i + 1]).toString(16);
-  }
-  return text;
-}
-
-/**
- * Parses an IPv4 or IPv6 literal into 16 bytes (IPv4 as `::ffff:a.b.c.d`); false when invalid.
- * IPv4 parts are decimal 0-255 without leading zeros; IPv6 may end in a dotted quad.
- */
-function parseIp(text: string, out: Uint8Array): boolean {
-  out.fill(0);
-  if (!text.includes(":")) {
-    out[10] = 0xff;
-    out[11] = 0xff;
-    return parseIpv4(text, out, 12);
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return false;
-  const head = parseGroups(halves[0], halves.length === 1);
-  const tail = halves.length === 2 ? parseGroups(halves[1], true) : [];
-  if (head === null || tail === null) return false;
-  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return false;
-  head.forEach((group, g) => {
-    out[2 * g] = group >> 8;
-    out[2 * g + 1] = group & 0xff;
-  });
-  tail.forEach((group, g) => {
-    const at = 8 - tail.length + g;
-    out[2 * at] = group >> 8;
-    out[2 * at + 1] = group & 0xff;
-  });
-  return true;
-}
-
-/**
- * The 16-bit groups of `a:b:c` (empty text: none); a trailing dotted quad counts as two groups and
- * is allowed only when `last` (nothing follows this text). Null when invalid.
- */
-function parseGroups(text: string, last: boolean): number[] | null {
-  if (text === "") return [];
-  const parts = text.split(":");
-  const groups: number[] = [];
-  for (let p = 0; p < parts.length; p++) {
-    const part = parts[p];
-    if (last && p === parts.length - 1 && part.includes(".")) {
-      const quad = new Uint8Array(4);
-      if (!parseIpv4(part, quad, 0)) return null;
-      groups.push(quad[0] << 8 | quad[1], quad[2] << 8 | quad[3]);
-    } else if (/^[0-9a-fA-F]{1,4}$/.test(part)) {
-      groups.push(parseInt(part, 16));
-    } else {
-      return null;
-    }
-  }
-  return groups;
-}
-
-/** Parses `a.b.c.d` into `out[at..at+4)`; false when invalid. */
-function parseIpv4(text: string, out: Uint8Array, at: number): boolean {
-  const parts = text.split(".");
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i];
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return false;
-    const value = Number(part);
-    if (value > 255) return false;
-    out[at + i] = value;
-  }
-  return true;
 }
