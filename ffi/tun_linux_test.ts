@@ -28,7 +28,7 @@ function namespaceName(): string {
 }
 
 /** Runs a check script in `ns`; kills it (by its PID) if it outlives the timeout. */
-async function runCheckIn(ns: string, script = CHECK_SCRIPT): Promise<Deno.CommandOutput> {
+async function runCheckIn(ns: string, script: string): Promise<Deno.CommandOutput> {
   const child = new Deno.Command("ip", {
     args: ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--unstable-net", script],
     cwd: REPO_ROOT,
@@ -44,7 +44,11 @@ async function runCheckIn(ns: string, script = CHECK_SCRIPT): Promise<Deno.Comma
   }
 }
 
-Deno.test("TUN: open, configure, read, write and close in a fresh network namespace", async () => {
+/**
+ * Runs `script` in a fresh namespace (as root) and checks that it exits 0 and prints `passed`;
+ * returns its last line. The namespace is deleted afterwards.
+ */
+async function checkInFreshNamespace(script: string, passed: RegExp): Promise<string> {
   if (Deno.uid() !== 0) {
     throw new Error(
       "ROOT REQUIRED: ffi/tun_linux_test.ts creates a network namespace and a TUN device. " +
@@ -55,32 +59,20 @@ Deno.test("TUN: open, configure, read, write and close in a fresh network namesp
   await ip("netns", "add", ns);
   try {
     await ip("-n", ns, "link", "set", "dev", "lo", "up");
-    const output = await runCheckIn(ns);
+    const output = await runCheckIn(ns, script);
     const log = decoder.decode(output.stdout) + decoder.decode(output.stderr);
-    assert.equal(output.code, 0, `the check inside ${ns} failed:\n${log}`);
-    assert.match(log, /tun checks passed/);
+    assert.equal(output.code, 0, `${script} inside ${ns} failed:\n${log}`);
+    assert.match(log, passed);
+    return log.trim().split("\n").at(-1) ?? "";
   } finally {
     await ip("netns", "del", ns);
   }
+}
+
+Deno.test("TUN: open, configure, read, write and close in a fresh network namespace", async () => {
+  await checkInFreshNamespace(CHECK_SCRIPT, /tun checks passed/);
 });
 
 Deno.test("TUN offloads: the kernel's TCP super-packets are cut, joined ones are taken", async () => {
-  if (Deno.uid() !== 0) {
-    throw new Error(
-      "ROOT REQUIRED: ffi/tun_linux_test.ts creates a network namespace and a TUN device. " +
-        "Run it as root (e.g. `sudo deno test -A ffi/tun_linux_test.ts`).",
-    );
-  }
-  const ns = namespaceName();
-  await ip("netns", "add", ns);
-  try {
-    await ip("-n", ns, "link", "set", "dev", "lo", "up");
-    const output = await runCheckIn(ns, OFFLOAD_SCRIPT);
-    const log = decoder.decode(output.stdout) + decoder.decode(output.stderr);
-    assert.equal(output.code, 0, `the offload check inside ${ns} failed:\n${log}`);
-    assert.match(log, /tun offload checks passed/);
-    console.log(log.trim().split("\n").at(-1));
-  } finally {
-    await ip("netns", "del", ns);
-  }
+  console.log(await checkInFreshNamespace(OFFLOAD_SCRIPT, /tun offload checks passed/));
 });
