@@ -138,3 +138,29 @@ Deno.test("tso: completeChecksum finishes a partial checksum and checks its offs
   assert(!completeChecksum(p, 0, p.length, { ...h, csumStart: p.length }));
   assert(completeChecksum(p, 0, p.length, { ...h, flags: 0, csumStart: 99999 }), "not pending");
 });
+
+Deno.test("tso: random headers over random bytes cut nothing out of bounds and never throw", () => {
+  const rng = new SeededRng(17);
+  const mem = new Uint8Array(140_000);
+  for (let trial = 0; trial < 3000; trial++) {
+    const length = rng.next() % 66_000;
+    rng.fill(mem.subarray(0, 200));
+    if (trial % 2 === 0) mem[0] = 0x45;
+    mem[9] = 6;
+    const h = {
+      flags: rng.next() & 1,
+      gsoType: [0, 1, 4, 0x81, 3, 5][rng.next() % 6],
+      hdrLen: rng.next() & 0xffff,
+      gsoSize: rng.next() % 3 === 0 ? 0 : rng.next() % 2000,
+      csumStart: rng.next() % 3 === 0 ? 20 : rng.next() & 0xffff,
+      csumOffset: rng.next() % 2 === 0 ? 16 : rng.next() & 0xffff,
+    };
+    let emitted = 0;
+    const count = cutSegments(mem, 0, length, h, 70_000, (n) => {
+      assert.ok(n > 0 && n <= 65_535 && 70_000 + n <= mem.length, `segment of ${n}`);
+      emitted++;
+    });
+    assert.ok(count === -1 || count === emitted);
+    completeChecksum(mem, 0, Math.min(length, 70_000), h);
+  }
+});
