@@ -8,6 +8,10 @@
  *   timers, and parks in poll(2) only when there is no work. See `#batchLoop`.
  * - portable (`Deno.listenDatagram` sockets): one async loop per socket and one for the TUN,
  *   with a single timer re-armed after each input.
+ *
+ * With a TUN that has virtio-net headers (offloads), TCP super-packets read from it are cut into
+ * segments before the device sees them (`lib/core/tso.ts`), and TCP segments the device delivers
+ * are joined before they are written (`lib/core/gro.ts`); the device only ever sees packets.
  * @module
  */
 import type { AeadBackend } from "../core/aead.ts";
@@ -144,10 +148,7 @@ export class Engine {
       DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES,
     );
     this.#coalescer = tun.vnetHeader
-      ? new Coalescer((buf, offset, length) => {
-        this.io.tunWrites++;
-        if (!tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
-      })
+      ? new Coalescer((buf, offset, length) => this.#writeTun(buf, offset, length))
       : undefined;
     this.device = new Device({
       privateKey: options.privateKey,
@@ -162,9 +163,8 @@ export class Engine {
           ? (local, to, buf, length) => void this.#batch![local].queue(buf, length, to)
           : (local, to, buf, length) => void this.#sockets[local].send(buf.subarray(0, length), to),
         deliver: (buf, offset, length) => {
-          if (this.#coalescer) return this.#coalescer.push(buf, offset, length);
-          this.io.tunWrites++;
-          if (!this.#tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
+          if (this.#coalescer) this.#coalescer.push(buf, offset, length);
+          else this.#writeTun(buf, offset, length);
         },
       },
     });
@@ -340,6 +340,12 @@ export class Engine {
 
   #flush(): void {
     for (const socket of this.#batch!) if (socket.flush() > 0) this.io.sendBatches++;
+  }
+
+  /** One TUN write, counted; a refused packet is counted as a drop. */
+  #writeTun(buf: Uint8Array, offset: number, length: number): void {
+    this.io.tunWrites++;
+    if (!this.#tun.write(buf, offset, length)) this.device.drops.tunWriteFailed++;
   }
 
   /** Writes the TCP segments the coalescer holds (it holds none past this). */
