@@ -66,17 +66,17 @@ Deno.test("show: human output of a fixture status", () => {
 
 Deno.test("show: the io line with offload counters", () => {
   const io = {
-    packets_in: 1_000_000,
-    tun_reads: 10_000,
-    tun_writes: 20_000,
-    super_packets_in: 9_000,
-    segments_cut: 423_000,
-    super_packets_out: 15_000,
-    segments_joined: 480_000,
-    receive_batches: 40_000,
-    send_batches: 10_000,
+    "packets_in": 1_000_000,
+    "tun_reads": 10_000,
+    "tun_writes": 20_000,
+    "super_packets_in": 9_000,
+    "segments_cut": 423_000,
+    "super_packets_out": 15_000,
+    "segments_joined": 480_000,
+    "receive_batches": 40_000,
+    "send_batches": 10_000,
     polls: 1_000,
-    syscalls_per_packet: 0.081,
+    "syscalls_per_packet": 0.081,
   };
   const lines = formatStatus({ ...fixtureStatus(), io }).split("\n");
   assert.ok(
@@ -86,7 +86,7 @@ Deno.test("show: the io line with offload counters", () => {
     ),
     lines.join("\n"),
   );
-  const plain = { ...io, super_packets_in: 0, super_packets_out: 0 };
+  const plain = { ...io, "super_packets_in": 0, "super_packets_out": 0 };
   const text = formatStatus({ ...fixtureStatus(), io: plain });
   assert.ok(text.includes("  io: 0.08 system calls per packet\n"), text);
 });
