@@ -7,7 +7,8 @@
  *
  * Segments join only when nothing but the sequence number, the payload and the checksums differs:
  * same addresses, ports, IP fields, TCP options, acknowledgment and window; flags ACK, with PSH
- * only on the last; each the size of the first except the last. Anything else (other protocols,
+ * only on the last; each the size of the first except the last; IPv4 ids that count up unless DF
+ * is set. Anything else (other protocols,
  * SYN/FIN/RST, a gap) first pushes out what its flow has pending, so the order within a flow is
  * kept. Nothing is held past `flush()`, which the engine calls after every batch.
  *
@@ -162,6 +163,9 @@ export class Coalescer {
       // TOS, DF, TTL: the rest of the IP header is lengths, id and checksum.
       if (arena[p + 1] !== buf[at + 1] || arena[p + 6] !== buf[at + 6]) return false;
       if (arena[p + 8] !== buf[at + 8]) return false;
+      // Without DF the id matters (fragments): join only ids that count up, as cutting makes them.
+      const id = (readBe16(arena, p + 4) + slot.segments) & 0xffff;
+      if ((buf[at + 6] & 0x40) === 0 && readBe16(buf, at + 4) !== id) return false;
     } else if (!sameBytes(arena, p, buf, at, 4) || arena[p + 7] !== buf[at + 7]) {
       return false;
     }

@@ -11,6 +11,7 @@ import {
 import {
   checksumsValid,
   ipv4Packet,
+  referenceChecksum,
   SeededRng,
   tcpPacket,
   type TcpPacketSpec,
@@ -126,6 +127,29 @@ Deno.test("gro: a gap, a new ack, a new window or other options start a new pack
     assert.deepStrictEqual(written.length, 2, name);
     assert(written.every((w) => w.header.gsoType === 0), name);
   }
+});
+
+Deno.test("gro: without DF, only IPv4 ids that count up are joined", () => {
+  const noDf = (segments: Uint8Array[], id: (i: number) => number) =>
+    segments.map((s, i) => {
+      const p = retag(s, { id: id(i) });
+      p[6] = 0; // clear DF
+      p[10] = p[11] = 0;
+      const sum = referenceChecksum([p.subarray(0, 20)]);
+      p[10] = sum >> 8;
+      p[11] = sum & 0xff;
+      return p;
+    });
+  const counting = collect();
+  const up = noDf(run(4, 4, 1000), (i) => 0xfffe + i); // wraps past 0xffff
+  push(counting.gro, up);
+  counting.gro.flush();
+  assert.deepStrictEqual(counting.written.length, 1);
+  assert.deepStrictEqual(recut(counting.written[0]), up);
+  const random = collect();
+  push(random.gro, noDf(run(4, 4, 1000), (i) => [7, 300, 12, 9][i]));
+  random.gro.flush();
+  assert.deepStrictEqual(random.written.length, 4);
 });
 
 Deno.test("gro: flows interleave, and other protocols pass through at once", () => {
