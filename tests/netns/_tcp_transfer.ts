@@ -1,13 +1,23 @@
 /**
- * The TCP sink and source of the lab now live in lib/lab/tcp_transfer.ts; this module re-exports
- * them for the tests, and run as a script it is that tool:
+ * TCP transfers through a two-path tunnel for the network-namespace tests: a sink in B, a source
+ * in A, and the checks on what arrived. The sink and source themselves live in
+ * lib/lab/tcp_transfer.ts; run as a script this module is that tool:
  *
  * ```sh
  * deno run -A tests/netns/_tcp_transfer.ts sink --listen 10.77.0.2:5201
  * ```
  * @module
  */
-import { transferMain } from "../../lib/lab/tcp_transfer.ts";
+import assert from "node:assert/strict";
+import {
+  expectedSha256,
+  parseTransfer,
+  transferArgv,
+  transferMain,
+  type TransferResult,
+} from "../../lib/lab/tcp_transfer.ts";
+import type { Lab } from "../../lib/lab/lab.ts";
+import type { TwoPathTunnel } from "../../lib/lab/two_path.ts";
 
 export {
   expectedSha256,
@@ -19,5 +29,79 @@ export {
   type TransferProgress,
   type TransferResult,
 } from "../../lib/lab/tcp_transfer.ts";
+
+/** What both ends reported, and the seed of the pattern sent. */
+export interface Transfer {
+  readonly sink: TransferResult;
+  readonly source: TransferResult;
+  readonly seed: number;
+}
+
+/** One transfer: to `t.tunB:port`, `bytes` at most (default 1 GB), for `duration` s at most. */
+export interface TransferOptions {
+  readonly port: number;
+  readonly seed: number;
+  readonly bytes?: number;
+  /** Stop sending after this many seconds. */
+  readonly duration?: number;
+  /** Pace the source to this many Mbit/s. */
+  readonly rateMbps?: number;
+  /** Time limit of both ends; default the duration plus 30 s, or 120 s without one. */
+  readonly timeoutS?: number;
+}
+
+/** A TCP transfer A -> B through the tunnel: a sink in B on `t.tunB:port`, a source in A. */
+export async function tcpTransfer(
+  lab: Lab,
+  t: TwoPathTunnel,
+  o: TransferOptions,
+): Promise<Transfer> {
+  const timeoutS = o.timeoutS ?? (o.duration !== undefined ? Math.ceil(o.duration) + 30 : 120);
+  const bytes = o.bytes ?? 1_000_000_000;
+  const sink = lab.spawn(
+    t.b,
+    transferArgv("sink", { listen: `${t.tunB}:${o.port}`, "max-bytes": bytes, timeout: timeoutS }),
+    { name: "tcp-sink" },
+  );
+  await sink.waitForLine(/listening on/, 20_000);
+  const argv = transferArgv("source", {
+    connect: `${t.tunB}:${o.port}`,
+    bytes,
+    seed: o.seed,
+    timeout: timeoutS,
+    ...(o.duration !== undefined ? { duration: o.duration } : {}),
+    ...(o.rateMbps !== undefined ? { rate: o.rateMbps } : {}),
+  });
+  const src = await lab.exec(t.a, argv, { timeoutMs: (timeoutS + 10) * 1000 });
+  const status = await sink.wait(15_000);
+  assert.ok(src.success, `TCP source failed (code ${src.code}):\n${src.stdout}\n${src.stderr}`);
+  assert.ok(
+    status.success,
+    `TCP sink failed (code ${status.code}):\n${sink.stdout}\n${sink.stderr}`,
+  );
+  return { sink: parseTransfer(sink.stdout), source: parseTransfer(src.stdout), seed: o.seed };
+}
+
+/** {@link tcpTransfer} in the background; the promise never rejects (no unhandled error). */
+export function startTransfer(lab: Lab, t: TwoPathTunnel, o: TransferOptions) {
+  return tcpTransfer(lab, t, o).then(
+    (v) => ({ ok: true as const, v }),
+    (e: unknown) => ({ ok: false as const, e }),
+  );
+}
+
+/** Everything sent arrived, unchanged, and was the pattern of the seed. */
+export function assertTransferIntact(r: Transfer): void {
+  assert.ok(r.sink.bytes > 0, "no TCP data got through");
+  assert.equal(r.sink.bytes, r.source.bytes, "bytes received != bytes sent");
+  assert.equal(r.sink.sha256, r.source.sha256, "sha256 of received data != sha256 of sent data");
+  assert.equal(r.source.sha256, expectedSha256(r.seed, r.source.bytes), "source sent wrong data");
+}
+
+/** Rate, bytes, time and whether the hashes matched, for FIGURE lines. */
+export function transferFigures(r: Transfer): string {
+  return `${r.sink.mbps} Mbit/s (${r.sink.bytes} bytes in ${r.sink.seconds} s), ` +
+    `sha256 ${r.sink.sha256 === r.source.sha256 ? "match" : "MISMATCH"}`;
+}
 
 if (import.meta.main) await transferMain(Deno.args);

@@ -43,12 +43,7 @@ import {
   type TwoPathTunnel,
   writeConfig,
 } from "./lab.ts";
-import {
-  expectedSha256,
-  parseTransfer,
-  transferArgv,
-  type TransferResult,
-} from "./_tcp_transfer.ts";
+import { assertTransferIntact, startTransfer, transferFigures } from "./_tcp_transfer.ts";
 import {
   describePaths,
   findPath,
@@ -159,75 +154,6 @@ async function firstReply(lab: Lab, ns: string, target: string): Promise<number>
     if (r.success) return Math.round(performance.now() - t0);
   }
   throw new Error(`no ping reply through the tunnel within 10 tries (${ns} -> ${target})`);
-}
-
-// ---- TCP ----
-
-interface Transfer {
-  readonly sink: TransferResult;
-  readonly source: TransferResult;
-  readonly seed: number;
-}
-
-interface TransferOptions {
-  readonly port: number;
-  readonly seed: number;
-  /** Stop sending after this many seconds. */
-  readonly duration: number;
-  /** Pace the source to this many Mbit/s. */
-  readonly rateMbps?: number;
-  readonly bytes?: number;
-}
-
-/** A TCP transfer A -> B through the tunnel: a sink in B on `tunB:port`, a source in A. */
-async function tcpTransfer(lab: Lab, t: TwoPathTunnel, o: TransferOptions): Promise<Transfer> {
-  const timeoutS = Math.ceil(o.duration) + 30;
-  const bytes = o.bytes ?? 1_000_000_000;
-  const sink = lab.spawn(
-    t.b,
-    transferArgv("sink", { listen: `${t.tunB}:${o.port}`, "max-bytes": bytes, timeout: timeoutS }),
-    { name: "tcp-sink" },
-  );
-  await sink.waitForLine(/listening on/, 20_000);
-  const src = await lab.exec(
-    t.a,
-    transferArgv("source", {
-      connect: `${t.tunB}:${o.port}`,
-      bytes,
-      seed: o.seed,
-      timeout: timeoutS,
-      duration: o.duration,
-      ...(o.rateMbps !== undefined ? { rate: o.rateMbps } : {}),
-    }),
-    { timeoutMs: (timeoutS + 10) * 1000 },
-  );
-  const status = await sink.wait(15_000);
-  assert.ok(src.success, `TCP source failed (code ${src.code}):\n${src.stdout}\n${src.stderr}`);
-  assert.ok(
-    status.success,
-    `TCP sink failed (code ${status.code}):\n${sink.stdout}\n${sink.stderr}`,
-  );
-  return { sink: parseTransfer(sink.stdout), source: parseTransfer(src.stdout), seed: o.seed };
-}
-
-/** {@link tcpTransfer} in the background; the promise never rejects. */
-function startTransfer(lab: Lab, t: TwoPathTunnel, o: TransferOptions) {
-  return tcpTransfer(lab, t, o).then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-}
-
-function assertTransferIntact(r: Transfer): void {
-  assert.ok(r.sink.bytes > 0, "no TCP data got through");
-  assert.equal(r.sink.bytes, r.source.bytes, "bytes received != bytes sent");
-  assert.equal(r.sink.sha256, r.source.sha256, "sha256 of received data != sha256 of sent data");
-  assert.equal(r.source.sha256, expectedSha256(r.seed, r.source.bytes), "source sent wrong data");
-}
-
-function transferFigures(r: Transfer): string {
-  return `${r.sink.mbps} Mbit/s (${r.sink.bytes} bytes in ${r.sink.seconds} s), ` +
-    `sha256 ${r.sink.sha256 === r.source.sha256 ? "match" : "MISMATCH"}`;
 }
 
 // ---- paths and status ----

@@ -31,10 +31,10 @@ import {
   type TwoPathTunnel,
 } from "./lab.ts";
 import {
-  expectedSha256,
-  parseTransfer,
-  transferArgv,
-  type TransferResult,
+  assertTransferIntact,
+  startTransfer,
+  tcpTransfer,
+  transferFigures,
 } from "./_tcp_transfer.ts";
 
 function sleep(ms: number): Promise<void> {
@@ -51,11 +51,6 @@ function pingFigures(s: PingSummary): string {
     : `rtt min/avg/max ${s.rtt.min}/${s.rtt.avg}/${s.rtt.max} ms`;
   return `${s.transmitted} sent, ${s.received} received, ${s.lossPercent}% loss, ` +
     `${s.duplicates} duplicates, ${rtt}`;
-}
-
-function transferFigures(r: Transfer): string {
-  return `${r.sink.mbps} Mbit/s (${r.sink.bytes} bytes in ${r.sink.seconds} s), ` +
-    `sha256 ${r.sink.sha256 === r.source.sha256 ? "match" : "MISMATCH"}`;
 }
 
 /** icmp_seq numbers in 1..count that got no reply, as compact ranges ("12-14, 80"). */
@@ -91,70 +86,6 @@ async function firstReply(lab: Lab, t: TwoPathTunnel): Promise<number> {
     }
   }
   throw new Error(`no ping reply through the tunnel within 10 tries (${t.tunA} -> ${t.tunB})`);
-}
-
-interface Transfer {
-  readonly sink: TransferResult;
-  readonly source: TransferResult;
-  readonly seed: number;
-}
-
-interface TransferOptions {
-  /** Bytes to send (a cap when `duration` is set). */
-  readonly bytes: number;
-  readonly seed: number;
-  /** Stop sending after this many seconds. */
-  readonly duration?: number;
-  /** Pace the source to this many Mbit/s. */
-  readonly rateMbps?: number;
-  readonly timeoutS?: number;
-}
-
-/** A TCP transfer A -> B through the tunnel: a sink in B on `t.tunB:port`, a source in A. */
-async function tcpTransfer(
-  lab: Lab,
-  t: TwoPathTunnel,
-  port: number,
-  o: TransferOptions,
-): Promise<Transfer> {
-  const timeoutS = o.timeoutS ?? 120;
-  const sink = lab.spawn(
-    t.b,
-    transferArgv("sink", { listen: `${t.tunB}:${port}`, "max-bytes": o.bytes, timeout: timeoutS }),
-    { name: "tcp-sink" },
-  );
-  await sink.waitForLine(/listening on/, 20_000);
-  const argv = transferArgv("source", {
-    connect: `${t.tunB}:${port}`,
-    bytes: o.bytes,
-    seed: o.seed,
-    timeout: timeoutS,
-    ...(o.duration !== undefined ? { duration: o.duration } : {}),
-    ...(o.rateMbps !== undefined ? { rate: o.rateMbps } : {}),
-  });
-  const src = await lab.exec(t.a, argv, { timeoutMs: (timeoutS + 10) * 1000 });
-  const status = await sink.wait(15_000);
-  assert.ok(src.success, `TCP source failed (code ${src.code}):\n${src.stdout}\n${src.stderr}`);
-  assert.ok(
-    status.success,
-    `TCP sink failed (code ${status.code}):\n${sink.stdout}\n${sink.stderr}`,
-  );
-  return { sink: parseTransfer(sink.stdout), source: parseTransfer(src.stdout), seed: o.seed };
-}
-
-/** Starts {@link tcpTransfer} in the background; the promise never rejects (no unhandled error). */
-function startTransfer(lab: Lab, t: TwoPathTunnel, port: number, o: TransferOptions) {
-  return tcpTransfer(lab, t, port, o).then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-}
-
-function assertTransferIntact(r: Transfer): void {
-  assert.ok(r.sink.bytes > 0, "no TCP data got through");
-  assert.equal(r.sink.bytes, r.source.bytes, "bytes received != bytes sent");
-  assert.equal(r.sink.sha256, r.source.sha256, "sha256 of received data != sha256 of sent data");
-  assert.equal(r.source.sha256, expectedSha256(r.seed, r.source.bytes), "source sent wrong data");
 }
 
 async function assertNoInterface(lab: Lab, ns: string, iface: string): Promise<void> {
@@ -201,7 +132,7 @@ Deno.test("tunnel: two paths between two namespaces (ICMP, TCP, path failure, SI
 
   await t.step("b. TCP: 20 MB A -> B, length and sha256 match", async () => {
     const bytes = 20_000_000;
-    const r = await tcpTransfer(lab, tun, 5201, { bytes, seed: 20 });
+    const r = await tcpTransfer(lab, tun, { port: 5201, bytes, seed: 20 });
     figure(`TCP 20 MB A->B: ${transferFigures(r)}`);
     assert.equal(r.sink.bytes, bytes);
     assertTransferIntact(r);
@@ -214,7 +145,8 @@ Deno.test("tunnel: two paths between two namespaces (ICMP, TCP, path failure, SI
     const [p1, p2] = tun.paths;
     // 300 pings (~3 s); no -W so that late replies count until ping's own linger time.
     const ping = lab.spawn(tun.a, pingArgv(tun, 300), { name: "ping" });
-    const transfer = startTransfer(lab, tun, 5202, {
+    const transfer = startTransfer(lab, tun, {
+      port: 5202,
       bytes: 100_000_000,
       seed: 33,
       duration: 3.5,
@@ -268,7 +200,8 @@ Deno.test("tunnel: two paths between two namespaces (ICMP, TCP, path failure, SI
     async () => {
       const before = await udpErrors(lab, tun.b);
       const ping = lab.spawn(tun.a, pingArgv(tun, 300), { name: "ping" });
-      const transfer = startTransfer(lab, tun, 5203, {
+      const transfer = startTransfer(lab, tun, {
+        port: 5203,
         bytes: 500_000_000,
         seed: 44,
         duration: 3.5,
