@@ -12,7 +12,14 @@
  * @module
  */
 
-import { run as runCommand } from "../lib/lab/process.ts";
+import {
+  addVethPair,
+  createNamespace,
+  deleteNamespace as deleteLabNamespace,
+} from "../lib/lab/netns.ts";
+import { killPid, Proc, run as runCommand, type SpawnOptions } from "../lib/lab/process.ts";
+
+export type { Proc, SpawnOptions };
 
 /** What a finished command produced. */
 export interface CmdResult {
@@ -41,14 +48,6 @@ export function sleep(ms: number): Promise<void> {
 export function randomHex(n: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(n / 2)));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, n);
-}
-
-function killPid(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /** Runs a command to completion and collects its output; killed by PID at the time limit. */
@@ -91,127 +90,6 @@ export function which(command: string): string | null {
   return null;
 }
 
-/** Options of {@link BgProcess} and {@link Netns.spawn}. */
-export interface SpawnOptions {
-  readonly env?: Record<string, string>;
-  readonly cwd?: string;
-}
-
-interface LineWaiter {
-  readonly re: RegExp;
-  readonly resolve: (line: string) => void;
-}
-
-/** A long-lived process; stdout and stderr are read continuously into {@link lines}. */
-export class BgProcess {
-  readonly pid: number;
-  readonly name: string;
-  /** Every output line so far, stdout and stderr interleaved as they arrived. */
-  readonly lines: string[] = [];
-  /** Resolves once the process has exited and its output is drained. */
-  readonly finished: Promise<Deno.CommandStatus>;
-  #exited = false;
-  #waiters = new Set<LineWaiter>();
-
-  constructor(name: string, argv: readonly string[], options: SpawnOptions = {}) {
-    this.name = name;
-    const child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: options.env,
-      cwd: options.cwd,
-    }).spawn();
-    this.pid = child.pid;
-    const pumps = [this.#pump(child.stdout), this.#pump(child.stderr)];
-    this.finished = child.status.then(async (status) => {
-      await Promise.all(pumps);
-      this.#exited = true;
-      return status;
-    });
-  }
-
-  get exited(): boolean {
-    return this.#exited;
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let rest = "";
-    try {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        rest += chunk;
-        let nl: number;
-        while ((nl = rest.indexOf("\n")) >= 0) {
-          this.#push(rest.slice(0, nl));
-          rest = rest.slice(nl + 1);
-        }
-      }
-    } catch {
-      // torn down; the exit status tells the rest
-    }
-    if (rest !== "") this.#push(rest);
-  }
-
-  #push(line: string): void {
-    this.lines.push(line);
-    for (const w of this.#waiters) {
-      if (w.re.test(line)) {
-        this.#waiters.delete(w);
-        w.resolve(line);
-      }
-    }
-  }
-
-  /** The last `n` output lines, for error messages. */
-  tail(n = 15): string {
-    return this.lines.slice(-n).join("\n");
-  }
-
-  /** The first output line matching `re` (earlier lines count); throws on timeout or exit. */
-  async waitForLine(re: RegExp, timeoutMs: number): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
-    if (seen !== undefined) return seen;
-    let waiter: LineWaiter | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const line = new Promise<string>((resolve) => {
-      waiter = { re, resolve };
-      this.#waiters.add(waiter);
-    });
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
-    });
-    const exit = this.finished.then(() => "exit" as const);
-    try {
-      const got = await Promise.race([line, timeout, exit]);
-      if (got === "timeout" || got === "exit") {
-        const what = got === "timeout"
-          ? `printed nothing matching ${re} within ${timeoutMs} ms`
-          : `exited without printing a line matching ${re}`;
-        throw new Error(`${this.name} (pid ${this.pid}) ${what}; output:\n${this.tail()}`);
-      }
-      return got;
-    } finally {
-      clearTimeout(timer);
-      if (waiter) this.#waiters.delete(waiter);
-    }
-  }
-
-  /** Ends the process by PID: `signal`, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 5_000, signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    if (!this.#exited) killPid(this.pid, signal);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), graceMs);
-    });
-    const first = await Promise.race([this.finished, late]);
-    clearTimeout(timer);
-    if (first !== "late") return first;
-    killPid(this.pid, "SIGKILL");
-    return await this.finished;
-  }
-}
-
 const live = new Set<Netns>();
 const prefixes = new Set<string>();
 let stopping = false;
@@ -233,7 +111,7 @@ function refuseWhenClosed(closed: boolean, what: string): void {
 export class Netns {
   readonly prefix: string;
   readonly namespaces: string[] = [];
-  readonly processes: BgProcess[] = [];
+  readonly processes: Proc[] = [];
   readonly #dirs: string[] = [];
   readonly #files: string[] = [];
   #cleaned: Promise<void> | undefined;
@@ -255,32 +133,13 @@ export class Netns {
     refuseWhenClosed(this.#cleaned !== undefined, `namespace ${ns}`);
     // Listed before it exists, so that a cleanup racing with this creation still deletes it.
     this.namespaces.push(ns);
-    await mustRun(["ip", "netns", "add", ns]);
-    await mustRun(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    await createNamespace(ns);
     return ns;
   }
 
   /** A veth pair `dev` between `nsA` and `nsB` (the same name on both sides), addressed, up. */
   async addVeth(nsA: string, nsB: string, dev: string, addrA: string, addrB: string) {
-    await mustRun([
-      "ip",
-      "link",
-      "add",
-      dev,
-      "netns",
-      nsA,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      dev,
-      "netns",
-      nsB,
-    ]);
-    for (const [ns, addr] of [[nsA, addrA], [nsB, addrB]]) {
-      await mustRun(["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
-      await mustRun(["ip", "-n", ns, "link", "set", dev, "up"]);
-    }
+    await addVethPair(nsA, nsB, dev, dev, { addrA, addrB });
   }
 
   /** Runs a command inside `ns` to completion. */
@@ -296,7 +155,7 @@ export class Netns {
   /** Starts a long-lived process inside `ns`; cleanup ends it by PID. */
   spawn(ns: string, name: string, argv: readonly string[], options: SpawnOptions = {}) {
     refuseWhenClosed(this.#cleaned !== undefined, `process ${name}`);
-    const proc = new BgProcess(name, inNs(ns, argv), options);
+    const proc = new Proc(inNs(ns, argv), { ...options, name });
     this.processes.push(proc);
     return proc;
   }
@@ -321,7 +180,7 @@ export class Netns {
   }
 
   async #cleanup(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.stop(5_000).catch(() => {})));
+    await Promise.all(this.processes.map((p) => p.terminate(5_000)));
     for (const ns of [...this.namespaces].reverse()) await deleteNamespace(ns);
     for (const path of [...this.#files, ...this.#dirs]) {
       await Deno.remove(path, { recursive: true }).catch(() => {});
@@ -330,15 +189,10 @@ export class Netns {
   }
 }
 
-/** Deletes namespace `ns` if it exists, retrying briefly while it is busy. */
+/** Deletes namespace `ns` if it exists; a failure is reported, not thrown (cleanup goes on). */
 async function deleteNamespace(ns: string): Promise<void> {
-  for (let i = 0; i < 6; i++) {
-    if (!(await namespacesWithPrefix(ns)).includes(ns)) return;
-    const r = await run(["ip", "netns", "del", ns]);
-    if (r.success) return;
-    if (i === 5) console.error(`[netns] could not delete namespace ${ns}: ${r.stderr.trim()}`);
-    await sleep(200);
-  }
+  const error = await deleteLabNamespace(ns);
+  if (error) console.error(`[netns] ${error}`);
 }
 
 /** Cleans up every live {@link Netns}. */

@@ -28,7 +28,6 @@
  */
 import { parseArgs } from "node:util";
 import {
-  type BgProcess,
   cleanupAll,
   cpuSeconds,
   installSignalCleanup,
@@ -36,6 +35,7 @@ import {
   mustRun,
   Netns,
   peakRssKiB,
+  type Proc,
   processName,
   randomHex,
   run,
@@ -304,7 +304,8 @@ export interface Sample {
   otherNamespaces: string[];
 }
 
-function emptySample(system: SystemId, run: number, position: number): Sample {
+/** A sample with nothing measured yet. */
+export function emptySample(system: SystemId, run: number, position: number): Sample {
   return {
     system,
     run,
@@ -746,7 +747,7 @@ interface Topology {
   /** Address of the server end that traffic goes to (through the tunnel, if any). */
   readonly target: string;
   /** The VPN processes of both ends (none for bare veth). */
-  readonly vpn: readonly BgProcess[];
+  readonly vpn: readonly Proc[];
   readonly notes: string[];
 }
 
@@ -817,7 +818,7 @@ async function startWireguardGoEnd(
   end: WgEnd,
   program: string,
   keyDir: string,
-): Promise<BgProcess> {
+): Promise<Proc> {
   const sock = `/var/run/wireguard/${end.name}.sock`;
   net.removeAtCleanup(sock);
   const proc = net.spawn(end.ns, end.name, [program, "-f", end.name], {
@@ -879,13 +880,18 @@ async function setupWireguardGo(
   };
 }
 
-async function waitForFile(path: string, proc: BgProcess, timeoutMs: number): Promise<void> {
+/** The last `n` lines a process wrote to stdout, then to stderr (wireguard-go logs to stdout). */
+function outputOf(p: Proc, n = 15): string {
+  return [...p.stdoutLines.slice(-n), ...p.stderrLines.slice(-n)].join("\n");
+}
+
+async function waitForFile(path: string, proc: Proc, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exited) {
       const { code, signal } = await proc.finished;
       const how = signal ? `signal ${signal}` : `code ${code}`;
-      throw new Error(`${proc.name} exited with ${how} at start; output:\n${proc.tail()}`);
+      throw new Error(`${proc.name} exited with ${how} at start; output:\n${outputOf(proc)}`);
     }
     try {
       await Deno.stat(path);
@@ -894,7 +900,7 @@ async function waitForFile(path: string, proc: BgProcess, timeoutMs: number): Pr
       await sleep(100);
     }
   }
-  throw new Error(`${proc.name} made no ${path} within ${timeoutMs} ms:\n${proc.tail()}`);
+  throw new Error(`${proc.name} made no ${path} within ${timeoutMs} ms:\n${outputOf(proc)}`);
 }
 
 /** A centipede key pair from `main.ts genkey` / `main.ts pubkey`. */
@@ -1038,16 +1044,18 @@ async function ping(net: Netns, topo: Topology, argv: string[], timeoutMs: numbe
   return parsePing(r.stdout);
 }
 
-async function vpnCpuSeconds(vpn: readonly BgProcess[]): Promise<number> {
+async function vpnCpuSeconds(vpn: readonly Proc[]): Promise<number> {
   let total = 0;
   for (const p of vpn) total += await cpuSeconds(p.pid);
   return total;
 }
 
 /** Throws when a VPN process has exited: its figures would be meaningless. */
-function checkAlive(vpn: readonly BgProcess[], when: string): void {
+function checkAlive(vpn: readonly Proc[], when: string): void {
   for (const p of vpn) {
-    if (p.exited) throw new Error(`${p.name} (pid ${p.pid}) exited ${when}; output:\n${p.tail()}`);
+    if (p.exited) {
+      throw new Error(`${p.name} (pid ${p.pid}) exited ${when}; output:\n${outputOf(p)}`);
+    }
   }
 }
 
@@ -1081,7 +1089,7 @@ async function tcpUnderLoad(net: Netns, topo: Topology, seconds: number, sample:
 async function measure(net: Netns, topo: Topology, seconds: number, sample: Sample) {
   for (const p of topo.vpn) sample.notes.push(`VPN process: ${await processName(p.pid) ?? "gone"}`);
   const server = net.spawn(topo.server, "iperf3-server", ["iperf3", "-s", "--forceflush"]);
-  await server.waitForLine(/Server listening/, 10_000);
+  await server.waitForLine(/Server listening/, 10_000, "stdout");
   const rest = await ping(net, topo, ["-c", "50", "-i", "0.01", "-W", "1", "-w", "10"], 20_000);
   sample.rttRestMs = rest.avgMs;
   await tcpUnderLoad(net, topo, seconds, sample);
@@ -1157,7 +1165,7 @@ async function runOne(
     await measure(net, topo, ctx.seconds, sample);
   } catch (error) {
     sample.error = (error as Error).message;
-    const dying = net.processes.filter((p) => p.exited).map((p) => `${p.name}: ${p.tail(5)}`);
+    const dying = net.processes.filter((p) => p.exited).map((p) => `${p.name}: ${outputOf(p, 5)}`);
     if (dying.length > 0) sample.error += `\nexited processes:\n${dying.join("\n")}`;
   } finally {
     sample.otherNamespaces = await watch.stop();

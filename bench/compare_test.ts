@@ -9,6 +9,7 @@ import { parseConfig } from "../lib/config/parse.ts";
 import { parseProcStatTicks, parseVmHwmKiB } from "./_netns.ts";
 import {
   centipedeConfig,
+  emptySample,
   formatNumber,
   formatRatio,
   formatStats,
@@ -191,27 +192,7 @@ Deno.test("centipedeConfig: two-path client and server configs parse", () => {
 });
 
 function sample(system: SystemId, run: number, values: Partial<Sample>): Sample {
-  return {
-    system,
-    run,
-    position: 1,
-    error: null,
-    tcp1Mbps: null,
-    tcp4Mbps: null,
-    udpPps: null,
-    udpSentPps: null,
-    udpLossPercent: null,
-    rttRestMs: null,
-    rttLoadMs: null,
-    rttLoadLossPercent: null,
-    cpuSeconds: null,
-    tcp1Gigabits: null,
-    cpuPerGbit: null,
-    rssKiB: [],
-    notes: [],
-    otherNamespaces: [],
-    ...values,
-  };
+  return { ...emptySample(system, run, 1), ...values };
 }
 
 const SAMPLES: Sample[] = [
