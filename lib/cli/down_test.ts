@@ -1,26 +1,7 @@
 import { strict as assert } from "node:assert";
-import { fixtureStatus } from "../control/_fixture.ts";
+import { capture, exists, fixtureStatus } from "../control/_fixture.ts";
 import { type ControlServer, serveControl } from "../control/server.ts";
 import { down, reload, targetInterface } from "./down.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    sinks: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) },
-  };
-}
 
 Deno.test("down: by name and by config path; waits until the socket is gone", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { FIXTURE_KEY, FIXTURE_PEER_KEY, fixtureStatus } from "../control/_fixture.ts";
+import { capture, FIXTURE_KEY, FIXTURE_PEER_KEY, fixtureStatus } from "../control/_fixture.ts";
 import { type ControlServer, serveControl } from "../control/server.ts";
 import { interfaceStatus } from "../control/status.ts";
 import { Sim } from "../../tests/_sim.ts";
@@ -47,16 +47,6 @@ async function serving(names: string[]): Promise<{ dir: string; close(): Promise
       for (const s of servers) await s.close();
       await Deno.remove(dir, { recursive: true });
     },
-  };
-}
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    sinks: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) },
   };
 }
 

@@ -1,4 +1,7 @@
-/** A hand-made status of one interface, for the metrics, server and show tests. */
+/**
+ * Test helpers: a hand-made status of one interface (for the metrics, server and show tests), a
+ * file-exists check and output sinks that collect what a command prints.
+ */
 import { DROP_REASONS } from "../core/drops.ts";
 import { type InterfaceStatus, snakeCase, STATUS_SCHEMA } from "./status.ts";
 
@@ -121,5 +124,26 @@ export function fixtureStatus(name = "wg0"): InterfaceStatus {
         },
       ],
     }],
+  };
+}
+
+/** True when something (a socket, say) exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Output sinks for a command, and the lines each one got. */
+export function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    sinks: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) },
   };
 }

@@ -1,18 +1,9 @@
 import { strict as assert } from "node:assert";
 import { listInterfaces, NotRunningError, request } from "./client.ts";
-import { fixtureStatus } from "./_fixture.ts";
+import { exists, fixtureStatus } from "./_fixture.ts";
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 import { socketPath } from "./paths.ts";
 import { type ControlOptions, serveControl } from "./server.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function options(dir: string, overrides: Partial<ControlOptions> = {}): ControlOptions {
   return {
