@@ -7,9 +7,8 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import type { AeadBackend } from "../lib/core/aead.ts";
 import { nobleAead } from "../lib/core/aead_noble.ts";
 import { openOpensslAead, openWithNonce, sealWithNonce } from "./openssl_aead.ts";
-
-const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
-const toHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+import { SeededRng } from "../tests/_packets.ts";
+import { RFC8439_AEAD, toHex } from "../tests/_vectors.ts";
 
 // Opened once for the whole file and never closed (the backend lives as long as the isolate), so
 // no single test owns the library under `--sanitize-resources`.
@@ -24,28 +23,6 @@ function openssl(): AeadBackend {
     );
   }
   return backend;
-}
-
-/** Deterministic xorshift32, so a failure can be replayed. */
-class Rand {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0 || 1;
-  }
-  u32(): number {
-    let x = this.#s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (this.#s = x >>> 0);
-  }
-  int(n: number): number {
-    return this.u32() % n;
-  }
-  fill(b: Uint8Array): Uint8Array {
-    for (let i = 0; i < b.length; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
 }
 
 /** The WireGuard nonce for `counter`: 4 zero bytes, then the counter as u64 little-endian. */
@@ -64,21 +41,15 @@ Deno.test("openOpensslAead loads libcrypto.so.3 and names itself openssl", () =>
 });
 
 Deno.test("RFC 8439 §2.8.2 AEAD vector through EVP, sealed and opened in place", () => {
-  const key = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
-  const nonce = hex("070000004041424344454647");
-  const aad = hex("50515253c0c1c2c3c4c5c6c7");
-  const plaintext = new TextEncoder().encode(
-    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the " +
-      "future, sunscreen would be it.",
-  );
+  const { key, nonce, aad, plaintext } = RFC8439_AEAD;
   const buf = new Uint8Array(aad.length + plaintext.length + 16);
   buf.set(aad);
   buf.set(plaintext, aad.length);
   const aead = openssl().create(key);
   sealWithNonce(aead, nonce, buf, aad.length, plaintext.length);
   const sealed = buf.subarray(aad.length);
-  assert.equal(toHex(sealed.subarray(0, 8)), "d31a8d34648e60db");
-  assert.equal(toHex(sealed.subarray(plaintext.length)), "1ae10b594f09e26a7e902ecbd0600691");
+  assert.equal(toHex(sealed.subarray(0, 8)), RFC8439_AEAD.ciphertextStart);
+  assert.equal(toHex(sealed.subarray(plaintext.length)), RFC8439_AEAD.tag);
   assert.deepEqual(sealed, chacha20poly1305(key, nonce, aad).encrypt(plaintext));
   assert.deepEqual(buf.subarray(0, aad.length), aad, "the AAD is left alone");
   assert.equal(openWithNonce(aead, nonce, buf, aad.length, plaintext.length + 16), true);
@@ -87,7 +58,7 @@ Deno.test("RFC 8439 §2.8.2 AEAD vector through EVP, sealed and opened in place"
 });
 
 Deno.test("openssl and noble agree on 500 random packets, sealed by either, opened by the other", () => {
-  const rand = new Rand(0x5eed);
+  const rand = new SeededRng(0x5eed);
   const key = rand.fill(new Uint8Array(32));
   const o = openssl().create(key);
   const n = nobleAead.create(key);
@@ -96,7 +67,7 @@ Deno.test("openssl and noble agree on 500 random packets, sealed by either, open
   for (let i = 0; i < 500; i++) {
     const length = i < 3 ? i : rand.int(1501);
     const aadLength = i % 5 === 0 ? 16 : rand.int(40);
-    const counter = i % 7 === 0 ? rand.u32() * 2 ** 16 + rand.int(65536) : rand.u32();
+    const counter = i % 7 === 0 ? rand.next() * 2 ** 16 + rand.int(65536) : rand.next();
     const offset = rand.int(9);
     const input = rand.fill(new Uint8Array(aadLength + length));
     // openssl seals in a reused buffer at a varying byteOffset, noble in a fresh copy.
@@ -199,7 +170,7 @@ Deno.test("seal refuses buffers without room for the tag; destroy makes the Aead
 });
 
 Deno.test("one buffer reused with changing AAD lengths and views keeps correct addresses", () => {
-  const rand = new Rand(99);
+  const rand = new SeededRng(99);
   const key = rand.fill(new Uint8Array(32));
   const o = openssl().create(key);
   const n = nobleAead.create(key);

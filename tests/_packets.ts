@@ -47,8 +47,14 @@ export class SeededRng implements Rng {
   float(): number {
     return this.next() / 2 ** 32;
   }
-  fill(bytes: Uint8Array): void {
+  /** Uniform in [0, n). */
+  int(n: number): number {
+    return this.next() % n;
+  }
+  /** Fills `bytes` and returns them. */
+  fill(bytes: Uint8Array): Uint8Array {
     for (let i = 0; i < bytes.length; i++) bytes[i] = this.next() & 0xff;
+    return bytes;
   }
 }
 

@@ -3,21 +3,13 @@ import { strict as assert } from "node:assert";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { nobleAead } from "./aead_noble.ts";
 import { publicKeyOf, sign, verify, x25519PublicKey, x25519Shared } from "./crypto.ts";
-
-const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
-const toHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+import { hex, RFC8439_AEAD, toHex } from "../../tests/_vectors.ts";
 
 Deno.test("RFC 8439 §2.8.2: ChaCha20-Poly1305 AEAD test vector", () => {
-  const key = hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
-  const nonce = hex("070000004041424344454647");
-  const aad = hex("50515253c0c1c2c3c4c5c6c7");
-  const plaintext = new TextEncoder().encode(
-    "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the " +
-      "future, sunscreen would be it.",
-  );
+  const { key, nonce, aad, plaintext } = RFC8439_AEAD;
   const sealed = chacha20poly1305(key, nonce, aad).encrypt(plaintext);
-  assert.equal(toHex(sealed.subarray(0, 8)), "d31a8d34648e60db");
-  assert.equal(toHex(sealed.subarray(sealed.length - 16)), "1ae10b594f09e26a7e902ecbd0600691");
+  assert.equal(toHex(sealed.subarray(0, 8)), RFC8439_AEAD.ciphertextStart);
+  assert.equal(toHex(sealed.subarray(sealed.length - 16)), RFC8439_AEAD.tag);
   assert.equal(sealed.length, plaintext.length + 16);
 });
 
