@@ -26,6 +26,22 @@ function controlOf(lab: Lab, t: TwoPathTunnel) {
   return { cli, status };
 }
 
+/**
+ * The standard two-path tunnel with its control helpers, its status and the client's config
+ * text; with `warm`, a first ping has gone through it (so a session exists) before the status.
+ */
+async function runningTunnel(lab: Lab, options: { warm: boolean }) {
+  const t = await setupTwoPathTunnel(lab);
+  const { cli, status } = controlOf(lab, t);
+  if (options.warm) {
+    const warm = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
+    assert.equal(warm.code, 0, warm.stderr);
+  }
+  const before = await status();
+  const original = await Deno.readTextFile(t.confA);
+  return { t, cli, status, before, original };
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -34,12 +50,7 @@ Deno.test("reload: five reloads, one broken, under a 100 Hz ping: no loss, same 
   requireRoot();
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
-  const t = await setupTwoPathTunnel(lab);
-  const { cli, status } = controlOf(lab, t);
-  const warm = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
-  assert.equal(warm.code, 0, warm.stderr);
-  const before = await status();
-  const original = await Deno.readTextFile(t.confA);
+  const { t, cli, status, before, original } = await runningTunnel(lab, { warm: true });
 
   const ping = lab.exec(t.a, ["ping", "-n", "-q", "-c", "450", "-i", "0.01", t.tunB], {
     timeoutMs: 30_000,
@@ -90,10 +101,7 @@ Deno.test("syncconf: a file's peers are applied to a running interface; a bad on
   requireRoot();
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
-  const t = await setupTwoPathTunnel(lab);
-  const { cli, status } = controlOf(lab, t);
-  const before = await status();
-  const original = await Deno.readTextFile(t.confA);
+  const { t, cli, status, before, original } = await runningTunnel(lab, { warm: false });
   const other = (await cli("genkey")).stdout.trim();
   const otherPublic = (await lab.exec(null, centipedeArgv("pubkey"), { stdin: other })).stdout
     .trim();
@@ -134,12 +142,7 @@ Deno.test("reload: removing and adding a Bind keeps the session and the ping", a
   requireRoot();
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
-  const t = await setupTwoPathTunnel(lab);
-  const { cli, status } = controlOf(lab, t);
-  const warm = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
-  assert.equal(warm.code, 0, warm.stderr);
-  const before = await status();
-  const original = await Deno.readTextFile(t.confA);
+  const { t, cli, status, before, original } = await runningTunnel(lab, { warm: true });
   const bindLine = original.split("\n").find((l) => /^Bind\s*=/.test(l))!;
   const first = bindLine.split("=")[1].split(",")[0].trim();
   const ping = lab.exec(t.a, ["ping", "-n", "-q", "-c", "300", "-i", "0.01", t.tunB], {
