@@ -9,6 +9,8 @@ import { Device } from "../lib/core/device.ts";
 import { publicKeyOf } from "../lib/core/crypto.ts";
 import type { Endpoint } from "../lib/core/path.ts";
 import type { Rng } from "../lib/core/rng.ts";
+import { cutSegments } from "../lib/core/tso.ts";
+import { VNET_GSO_TCPV4, type VnetHeader } from "../lib/core/vnet.ts";
 
 /** Deterministic bytes for keys and indices (the bench needs no real randomness). */
 export class BenchRng implements Rng {
@@ -184,4 +186,36 @@ export function superPacket(mss: number, count: number): Uint8Array {
   p[32] = 8 << 4;
   p[33] = 0x10;
   return p;
+}
+
+/** The virtio-net header a TSO TUN hands over with {@link superPacket}. */
+export function superPacketHeader(mss: number): VnetHeader {
+  return {
+    flags: 1,
+    gsoType: VNET_GSO_TCPV4,
+    hdrLen: 52,
+    gsoSize: mss,
+    csumStart: 20,
+    csumOffset: 16,
+  };
+}
+
+/**
+ * The segments of `superPacket(mss, count)` as recvmmsg leaves them: one view per 2048-byte
+ * receive slot, each packet behind a data header (16 bytes); with their lengths.
+ */
+export function segmentSlots(mss: number, count: number) {
+  const packet = superPacket(mss, count);
+  const mem = new Uint8Array(2 * 70_000);
+  mem.set(packet, 16);
+  const rx = new Uint8Array(count * 2048);
+  const slots: Uint8Array[] = [];
+  const lengths: number[] = [];
+  cutSegments(mem, 16, packet.length, superPacketHeader(mss), 70_016, (n) => {
+    const slot = rx.subarray(slots.length * 2048, (slots.length + 1) * 2048);
+    slot.set(mem.subarray(70_016, 70_016 + n), 16);
+    slots.push(slot);
+    lengths.push(n);
+  });
+  return { slots, lengths };
 }

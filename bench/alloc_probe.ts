@@ -8,10 +8,17 @@
  */
 import { nobleAead } from "../lib/core/aead_noble.ts";
 import { openOpensslAead } from "../ffi/openssl_aead.ts";
-import { innerPacket, SLOT_BYTES, superPacket, trip, Wire } from "./_wire.ts";
+import {
+  innerPacket,
+  segmentSlots,
+  SLOT_BYTES,
+  superPacket,
+  superPacketHeader,
+  trip,
+  Wire,
+} from "./_wire.ts";
 import { cutSegments } from "../lib/core/tso.ts";
 import { Coalescer } from "../lib/core/gro.ts";
-import { VNET_GSO_TCPV4 } from "../lib/core/vnet.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc (deno task bench:alloc)");
@@ -46,14 +53,7 @@ for (const links of [1, 2]) {
   const mem = new Uint8Array(2 * 70_000);
   let segments = 0;
   const emit = () => void segments++;
-  const header = {
-    flags: 1,
-    gsoType: VNET_GSO_TCPV4,
-    hdrLen: 52,
-    gsoSize: mss,
-    csumStart: 20,
-    csumOffset: 16,
-  };
+  const header = superPacketHeader(mss);
   const cutRound = () => {
     mem.set(super_, 16);
     cutSegments(mem, 16, super_.length, header, 70_016, emit);
@@ -69,29 +69,17 @@ for (const links of [1, 2]) {
     } B of JS heap per segment`,
   );
 
-  const pieces: Uint8Array[] = [];
-  cutSegments(
-    mem,
-    16,
-    super_.length,
-    header,
-    70_016,
-    (n) => void pieces.push(mem.slice(70_016, 70_016 + n)),
-  );
-  // As recvmmsg leaves them: one fixed view per receive slot, the packet behind a data header.
-  const rx = new Uint8Array(64 * 2048);
-  const slots = pieces.map((_, i) => rx.subarray(i * 2048, (i + 1) * 2048));
-  pieces.forEach((p, i) => slots[i].set(p, 16));
+  const { slots, lengths } = segmentSlots(mss, count);
   let written = 0;
   const gro = new Coalescer(() => void written++);
   const joinRound = () => {
-    for (let i = 0; i < pieces.length; i++) gro.push(slots[i], 16, pieces[i].length);
+    for (let i = 0; i < slots.length; i++) gro.push(slots[i], 16, lengths[i]);
     gro.flush();
   };
   for (let i = 0; i < 5_000; i++) joinRound();
   gc();
   before = Deno.memoryUsage().heapUsed;
   for (let i = 0; i < 500; i++) joinRound();
-  const per = (Deno.memoryUsage().heapUsed - before) / (500 * pieces.length);
+  const per = (Deno.memoryUsage().heapUsed - before) / (500 * slots.length);
   console.log(`gro join: ${per.toFixed(1)} B of JS heap per segment (${written} writes)`);
 }

@@ -10,20 +10,12 @@
 import { finish, sumWords } from "../lib/core/checksum.ts";
 import { Coalescer } from "../lib/core/gro.ts";
 import { cutSegments } from "../lib/core/tso.ts";
-import { VNET_GSO_TCPV4 } from "../lib/core/vnet.ts";
-import { superPacket } from "./_wire.ts";
+import { segmentSlots, superPacket, superPacketHeader } from "./_wire.ts";
 
 const MSS = 1368;
 const SEGMENTS = 47;
 const packet = superPacket(MSS, SEGMENTS);
-const header = {
-  flags: 1,
-  gsoType: VNET_GSO_TCPV4,
-  hdrLen: 52,
-  gsoSize: MSS,
-  csumStart: 20,
-  csumOffset: 16,
-};
+const header = superPacketHeader(MSS);
 const mem = new Uint8Array(2 * 70_000);
 let sink = 0;
 
@@ -36,17 +28,8 @@ Deno.bench({
   },
 });
 
-// The segments as recvmmsg would leave them: one view per receive slot, behind a data header.
-const rx = new Uint8Array(SEGMENTS * 2048);
-const slots: Uint8Array[] = [];
-const lengths: number[] = [];
-mem.set(packet, 16);
-cutSegments(mem, 16, packet.length, header, 70_016, (n) => {
-  const slot = rx.subarray(slots.length * 2048, (slots.length + 1) * 2048);
-  slot.set(mem.subarray(70_016, 70_016 + n), 16);
-  slots.push(slot);
-  lengths.push(n);
-});
+// The segments as recvmmsg would leave them.
+const { slots, lengths } = segmentSlots(MSS, SEGMENTS);
 const gro = new Coalescer(() => void sink++);
 
 Deno.bench({
