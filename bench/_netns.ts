@@ -17,19 +17,23 @@ import {
   createNamespace,
   deleteNamespace as deleteLabNamespace,
 } from "../lib/lab/netns.ts";
-import { killPid, Proc, run as runCommand, type SpawnOptions } from "../lib/lab/process.ts";
+import {
+  describeFailure,
+  type ExecResult,
+  inNamespace,
+  killPid,
+  Proc,
+  run as runCommand,
+  sleep,
+  type SpawnOptions,
+} from "../lib/lab/process.ts";
 
+export { which } from "../lib/lab/tools.ts";
+export { sleep };
 export type { Proc, SpawnOptions };
 
 /** What a finished command produced. */
-export interface CmdResult {
-  readonly code: number;
-  readonly success: boolean;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** True when the command ran past its time limit and was killed by PID. */
-  readonly timedOut: boolean;
-}
+export type CmdResult = ExecResult;
 
 /** Options of {@link run}. */
 export interface RunOptions {
@@ -38,10 +42,6 @@ export interface RunOptions {
   readonly env?: Record<string, string>;
   readonly stdin?: string;
   readonly cwd?: string;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** `n` random hex digits. */
@@ -61,33 +61,13 @@ export async function mustRun(
   options: RunOptions = {},
 ): Promise<CmdResult> {
   const r = await run(argv, options);
-  if (!r.success) {
-    const why = r.timedOut ? "timed out" : `exit code ${r.code}`;
-    const said = (r.stderr.trim() || r.stdout.trim()).slice(0, 2000);
-    throw new Error(`command failed (${why}): ${argv.join(" ")}${said ? `\n${said}` : ""}`);
-  }
+  if (!r.success) throw new Error(describeFailure(argv, r));
   return r;
 }
 
 /** The argv that runs `argv` inside namespace `ns` (`ip netns exec` execs it: same PID). */
 export function inNs(ns: string, argv: readonly string[]): string[] {
-  return ["ip", "netns", "exec", ns, ...argv];
-}
-
-const SEARCH_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-
-/** Absolute path of an executable on PATH (or the usual sbin/bin folders), or null. */
-export function which(command: string): string | null {
-  const path = (Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== "");
-  for (const dir of [...path, ...SEARCH_PATH]) {
-    try {
-      const st = Deno.statSync(`${dir}/${command}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${command}`;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return inNamespace(ns, argv);
 }
 
 const live = new Set<Netns>();
