@@ -33,20 +33,30 @@ async function main(args: string[]): Promise<number> {
   if ((values.json || values.watch) && command !== "show") {
     throw new UsageError(`--json and --watch are options of show, not of ${command}`);
   }
-  const upOnly = values.debug || values.udp !== undefined || values.offload !== undefined;
+  const upOnly = values.debug || values.udp !== undefined || values.offload !== undefined ||
+    values.workers !== undefined;
   if (upOnly && command !== "up") {
-    throw new UsageError(`--debug, --udp and --offload are options of up, not of ${command}`);
+    throw new UsageError(
+      `--debug, --udp, --offload and --workers are options of up, not of ${command}`,
+    );
   }
   const udp = values.udp ?? "ffi";
   if (udp !== "ffi" && udp !== "deno") throw new UsageError(`--udp takes ffi or deno`);
   const offload = values.offload ?? "on";
   if (offload !== "on" && offload !== "off") throw new UsageError(`--offload takes on or off`);
+  const workersText = values.workers ??
+    (command === "up" ? Deno.env.get("CENTIPEDE_WORKERS") : undefined) ?? "0";
+  const workers = Number(workersText);
+  if (!/^\d+$/.test(workersText) || workers > MAX_WORKERS) {
+    throw new UsageError(`--workers takes a number from 0 to ${MAX_WORKERS}`);
+  }
   return await run(command, positionals, {
     debug: values.debug === true,
     json: values.json === true,
     watch: values.watch === true,
     udp,
     offload: offload === "on",
+    workers,
   });
 }
 
@@ -62,6 +72,7 @@ function parseCommand(rest: string[]) {
         watch: { type: "boolean" },
         udp: { type: "string" },
         offload: { type: "string" },
+        workers: { type: "string" },
       },
     });
   } catch (error) {
@@ -100,6 +111,9 @@ async function runLab(rest: string[]): Promise<number> {
   return await lab(parsed.positionals[0], { out, json, svg });
 }
 
+/** Most data plane workers `up --workers` takes. */
+const MAX_WORKERS = 64;
+
 /** Positional arguments of each command: [fewest, most]. */
 const ARITY: Record<string, [number, number, string]> = {
   genkey: [0, 0, "no arguments"],
@@ -118,6 +132,7 @@ interface RunOptions {
   readonly watch: boolean;
   readonly udp: "ffi" | "deno";
   readonly offload: boolean;
+  readonly workers: number;
 }
 
 async function run(command: string, positionals: string[], options: RunOptions): Promise<number> {
@@ -148,6 +163,7 @@ async function run(command: string, positionals: string[], options: RunOptions):
         debug: options.debug || Deno.env.get("CENTIPEDE_LOG") === "debug",
         udp: options.udp,
         offload: options.offload,
+        workers: options.workers,
       });
   }
 }

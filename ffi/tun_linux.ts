@@ -34,6 +34,7 @@ const TUNSETIFF = 0x400454can;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
+const IFF_MULTI_QUEUE = 0x0100;
 /** `_IOW('T', 208, unsigned int)`: the offloads the reader of the device can take. */
 const TUNSETOFFLOAD = 0x400454d0n;
 const TUN_F_CSUM = 0x01;
@@ -52,22 +53,77 @@ const TUN_PATH = new TextEncoder().encode("/dev/net/tun\0");
  * `vnetHeader`) when the kernel refuses the offloads. Throws an {@link OsError} naming the failed
  * call.
  */
-export function openTun(name: string, options: { offload?: boolean } = {}): TunDevice {
-  if (options.offload !== true) return openTunWith(name, false);
+export function openTun(name: string, options: { offload?: boolean } = {}): LinuxTunDevice {
+  return openTunQueues(name, 1, options)[0];
+}
+
+/**
+ * Creates the TUN interface `name` with `count` queues (`IFF_MULTI_QUEUE` when more than one):
+ * one file descriptor each; the kernel spreads packets over them by flow. Offloads as `openTun`.
+ */
+export function openTunQueues(
+  name: string,
+  count: number,
+  options: { offload?: boolean } = {},
+): LinuxTunDevice[] {
+  if (options.offload !== true) return openQueues(name, count, false);
   try {
-    return openTunWith(name, true);
+    return openQueues(name, count, true);
   } catch (error) {
     // A kernel without these offloads: the plain device still works.
     if (error instanceof OsError && error.syscall === "ioctl(TUNSETOFFLOAD)") {
-      return openTunWith(name, false);
+      return openQueues(name, count, false);
     }
     throw error;
   }
 }
 
-function openTunWith(name: string, offload: boolean): TunDevice {
+function openQueues(name: string, count: number, offload: boolean): LinuxTunDevice[] {
+  const queues: LinuxTunDevice[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      queues.push(openTunWith(queues[0]?.name ?? name, offload, count > 1));
+    }
+    return queues;
+  } catch (error) {
+    for (const queue of queues) queue.close();
+    throw error;
+  }
+}
+
+/** A TUN queue: the engine's `TunDevice`, and a handle for other threads. */
+export interface LinuxTunDevice extends TunDevice {
+  readonly handle: TunHandle;
+}
+
+/** What another thread needs to use a TUN queue this one opened (`adoptTun`). Plain data. */
+export interface TunHandle {
+  readonly fd: number;
+  readonly name: string;
+  readonly vnetHeader: boolean;
+}
+
+/**
+ * A second TUN object on the queue of `handle` (from another thread). It does not own the file
+ * descriptor: `close` leaves it open; the owner closes it after this one is closed.
+ */
+export function adoptTun(handle: TunHandle): TunDevice {
   const lib = libc();
-  const ifreq = makeIfreq(name, IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0));
+  return new LinuxTun(
+    lib,
+    handle.name,
+    handle.fd,
+    openPoller([handle.fd]),
+    handle.vnetHeader,
+    false,
+  );
+}
+
+function openTunWith(name: string, offload: boolean, multiQueue: boolean): LinuxTunDevice {
+  const lib = libc();
+  const flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0) |
+    (multiQueue ? IFF_MULTI_QUEUE : 0);
+  const ifreq = makeIfreq(name, flags);
   const fd = check(lib.open(TUN_PATH, O_RDWR | O_CLOEXEC, 0), "open(/dev/net/tun)");
   try {
     check(lib.ioctl(fd, TUNSETIFF, ifreq), "ioctl(TUNSETIFF)");
@@ -103,7 +159,7 @@ function ifreqName(ifreq: Uint8Array): string {
 }
 
 /** One open TUN fd and the poller that parks on it (and that `close()` wakes). */
-class LinuxTun implements TunDevice {
+class LinuxTun implements LinuxTunDevice {
   readonly name: string;
   readonly vnetHeader: boolean;
   readonly #lib: LibcSymbols;
@@ -120,12 +176,26 @@ class LinuxTun implements TunDevice {
   #writeBase = 0;
   readonly #writeAddresses = new Map<number, bigint>();
 
-  constructor(lib: LibcSymbols, name: string, fd: number, poller: Poller, vnetHeader: boolean) {
+  readonly #owned: boolean;
+
+  constructor(
+    lib: LibcSymbols,
+    name: string,
+    fd: number,
+    poller: Poller,
+    vnetHeader: boolean,
+    owned = true,
+  ) {
+    this.#owned = owned;
     this.name = name;
     this.vnetHeader = vnetHeader;
     this.#lib = lib;
     this.#fd = fd;
     this.#poller = poller;
+  }
+
+  get handle(): TunHandle {
+    return { fd: this.#fd, name: this.name, vnetHeader: this.vnetHeader };
   }
 
   /** The TUN file descriptor (for a poller that watches it with the sockets). */
@@ -172,7 +242,7 @@ class LinuxTun implements TunDevice {
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.close(); // wakes a parked poll first: it would keep the interface alive
-    this.#lib.close(this.#fd);
+    if (this.#owned) this.#lib.close(this.#fd);
     this.#readBuffer = null;
     this.#writeBuffer = null;
   }

@@ -168,6 +168,8 @@ export interface FfiUdpSocket extends BatchSocket {
   readonly sendBufferBytes: number;
   /** Live counters. */
   readonly stats: Readonly<FfiUdpSocketStats>;
+  /** The descriptor and shape, for `adoptFfiUdpSocket` in another thread. */
+  readonly handle: FfiSocketHandle;
   /** Resolves true when a datagram can be read, false on timeout or after `close`. */
   waitReadable(timeoutMs: number): Promise<boolean>;
   /**
@@ -255,6 +257,14 @@ export function openFfiUdpSocket(
 
 // ---- The socket ----
 
+/**
+ * What another thread needs to use a socket this one opened (`adoptFfiUdpSocket`): its file
+ * descriptor and shape. Plain data, so it can be posted to a Worker.
+ */
+export interface FfiSocketHandle extends SocketShape {
+  readonly fd: number;
+}
+
 interface SocketShape {
   readonly localAddr: UdpAddr;
   readonly families: readonly (4 | 6)[];
@@ -265,6 +275,48 @@ interface SocketShape {
   readonly segmentation: boolean;
   /** `UDP_GRO` is on: receive slots are 64 KiB and carry a control message. */
   readonly coalescing: boolean;
+}
+
+/** `SO_ATTACH_REUSEPORT_CBPF` (asm-generic/socket.h). */
+const SO_ATTACH_REUSEPORT_CBPF = 51;
+
+/**
+ * Makes the kernel hand each datagram arriving on a `SO_REUSEPORT` group of `groupSize` sockets
+ * to socket number (payload bytes 4..8 as a big-endian u32) mod `groupSize`, in the order the
+ * sockets were bound: for centipede data messages that is the receiver's session index, so all
+ * datagrams of one session (every path, every copy) reach one socket and its thread, in order.
+ * Other messages land anywhere. The program sees the datagram after the UDP header. False when
+ * the kernel refuses the program (the group then spreads by address hash).
+ */
+export function steerBySessionIndex(socket: FfiUdpSocket, groupSize: number): boolean {
+  // struct sock_filter { __u16 code; __u8 jt; __u8 jf; __u32 k; } x 3:
+  //   ld [4]       (BPF_LD | BPF_W | BPF_ABS)   A = payload[4..8], big-endian
+  //   mod #size    (BPF_ALU | BPF_MOD | BPF_K)  A %= groupSize
+  //   ret a        (BPF_RET | BPF_A)
+  const program = new Uint8Array(24);
+  const view = new DataView(program.buffer);
+  const instructions: [number, number][] = [[0x20, 4], [0x94, groupSize], [0x16, 0]];
+  instructions.forEach(([code, k], i) => {
+    view.setUint16(8 * i, code, true);
+    view.setUint32(8 * i + 4, k, true);
+  });
+  // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (pointer at 8).
+  const fprog = new Uint8Array(16);
+  const fview = new DataView(fprog.buffer);
+  fview.setUint16(0, instructions.length, true);
+  fview.setBigUint64(8, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(program))), true);
+  const lib = libc();
+  return lib.setsockopt(socket.fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog, 16) === 0;
+}
+
+/**
+ * A second socket object on the file descriptor of `handle` (from another thread's
+ * `FfiUdpSocket.handle`), with its own batches and counters. It does not own the descriptor:
+ * `close` leaves it open for its owner, who must close it only after this one is closed.
+ */
+export function adoptFfiUdpSocket(handle: FfiSocketHandle): FfiUdpSocket {
+  const lib = libc();
+  return new LinuxUdpSocket(lib, handle.fd, openPoller([handle.fd]), handle, false);
 }
 
 class LinuxUdpSocket implements FfiUdpSocket {
@@ -319,10 +371,24 @@ class LinuxUdpSocket implements FfiUdpSocket {
   /** Datagrams in each message of a segmented flush. */
   readonly #runLength: Int32Array;
   #closed = false;
+  readonly #owned: boolean;
+  readonly handle: FfiSocketHandle;
 
-  constructor(lib: LibcSymbols, fd: number, poller: Poller, shape: SocketShape) {
+  constructor(lib: LibcSymbols, fd: number, poller: Poller, shape: SocketShape, owned = true) {
     this.#lib = lib;
     this.#fd = fd;
+    this.#owned = owned;
+    this.handle = {
+      fd,
+      localAddr: shape.localAddr,
+      families: shape.families,
+      batch: shape.batch,
+      slotBytes: shape.slotBytes,
+      receiveBufferBytes: shape.receiveBufferBytes,
+      sendBufferBytes: shape.sendBufferBytes,
+      segmentation: shape.segmentation,
+      coalescing: shape.coalescing,
+    };
     this.#poller = poller;
     this.localAddr = shape.localAddr;
     this.families = shape.families;
@@ -348,7 +414,8 @@ class LinuxUdpSocket implements FfiUdpSocket {
     this.#segmentation = shape.segmentation;
     this.#runLength = new Int32Array(shape.batch);
     this.#rxAddress = this.#rx.headerAt[0];
-    finalizer.register(this, { lib, fd, poller }, this);
+    if (owned) finalizer.register(this, { lib, fd, poller }, this);
+    else finalizer.register(this, { lib, fd: -1, poller }, this);
   }
 
   get fd(): number {
@@ -661,7 +728,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
     this.#count = 0;
     this.#next = 0;
     this.#poller.close();
-    this.#lib.close(this.#fd);
+    if (this.#owned) this.#lib.close(this.#fd);
   }
 
   /** Counts a refused datagram; always false. */
@@ -676,7 +743,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
 const finalizer = new FinalizationRegistry<{ lib: LibcSymbols; fd: number; poller: Poller }>(
   ({ lib, fd, poller }) => {
     poller.close();
-    lib.close(fd);
+    if (fd >= 0) lib.close(fd); // -1: an adopted descriptor, its owner closes it
   },
 );
 

@@ -11,6 +11,7 @@ import { parseConfig } from "../config/parse.ts";
 import { routesToAdd } from "../config/routes.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Engine } from "../engine/engine.ts";
+import type { WorkerEngine } from "../engine/worker_engine.ts";
 import { ipLink } from "../host/ip_link.ts";
 import { devicePeers, loadConfig } from "./load_config.ts";
 
@@ -18,7 +19,7 @@ import { devicePeers, loadConfig } from "./load_config.ts";
 export interface Running {
   readonly file: string;
   readonly name: string;
-  readonly engine: Engine;
+  readonly engine: Engine | WorkerEngine;
   readonly log: Logger;
   config: Config;
   /**

@@ -16,10 +16,17 @@ import { Engine } from "../engine/engine.ts";
 import type { TunDevice } from "../engine/ports.ts";
 import { openOpensslAead } from "../../ffi/openssl_aead.ts";
 import { openPoller } from "../../ffi/poller.ts";
-import { openTun } from "../../ffi/tun_linux.ts";
+import { type LinuxTunDevice, openTunQueues } from "../../ffi/tun_linux.ts";
+import type { FfiUdpSocket } from "../../ffi/udp_linux.ts";
+import { WorkerEngine } from "../engine/worker_engine.ts";
 import { ipLink, runHook } from "../host/ip_link.ts";
 import { stderrLogger } from "../host/log.ts";
-import { type CountedSocket, openPathSockets, type Transport } from "../host/path_sockets.ts";
+import {
+  type CountedSocket,
+  openPathSockets,
+  openPathSocketSets,
+  type Transport,
+} from "../host/path_sockets.ts";
 import { applyReload, applySyncconf, type Running } from "./apply_reload.ts";
 import { devicePeers, loadConfig } from "./load_config.ts";
 
@@ -30,13 +37,24 @@ export interface UpOptions {
   readonly udp: Transport;
   /** TUN offloads (virtio-net headers, TSO/GRO); only with the `ffi` transport. Default on. */
   readonly offload?: boolean;
+  /**
+   * Data plane worker threads (each with a TUN queue and its own sockets); 0 (the default) runs
+   * the data plane on the main thread. Only with the `ffi` transport.
+   */
+  readonly workers?: number;
 }
 
 /** What `up` set up, to run and to tear down. */
 interface Interface {
   readonly tun: TunDevice;
   readonly sockets: CountedSocket[];
+  /** With workers: every TUN queue (`tun` is the first) and every lane's sockets. */
+  readonly queues?: LinuxTunDevice[];
+  readonly sets?: FfiUdpSocket[][];
 }
+
+/** Either engine: the data plane on this thread, or in workers. */
+type AnyEngine = Engine | WorkerEngine;
 
 /** Runs an interface until SIGINT/SIGTERM; resolves with the exit code. Throws on setup errors. */
 export async function up(file: string, options: UpOptions): Promise<number> {
@@ -45,6 +63,8 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   const peers = await devicePeers(config, file);
   if (await ipLink.exists(name)) throw new Error(`interface ${name} already exists`);
   const log = stderrLogger(name, options.debug);
+  const lanes = options.workers ?? 0;
+  if (lanes > 0 && options.udp !== "ffi") throw new Error("--workers needs --udp=ffi");
   let running: Running | undefined = undefined;
   // Signals are ours from here on: one during set-up stops the interface once it is up.
   const stop = new AbortController();
@@ -62,11 +82,14 @@ export async function up(file: string, options: UpOptions): Promise<number> {
       return interfaceStatus({
         name,
         device: running.engine.device,
-        listen: sockets.map((s) => ({ ...s.localAddr, stats: s.stats })),
+        listen: sockets.map((s, i) => ({
+          ...s.localAddr,
+          stats: socketStats(running!.engine, s, i),
+        })),
         backends: backends(running.engine, options.udp, backend),
         now: performance.now(),
         startedAt,
-        io: running.engine.loop === "batched" ? running.engine.io : undefined,
+        io: running.engine.loop !== "portable" ? running.engine.io : undefined,
       });
     },
     onShutdown: () => stop.abort(),
@@ -79,30 +102,44 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   });
   let iface: Interface;
   try {
-    iface = await setUp(name, config, options.udp, options.offload !== false);
+    iface = await setUp(name, config, options.udp, options.offload !== false, lanes);
     sockets = iface.sockets;
   } catch (error) {
     await control.close();
     throw error;
   }
   let fatal: Error | undefined;
-  const engine = new Engine({
-    privateKey: config.privateKey,
-    peers,
-    tun: iface.tun,
-    sockets: iface.sockets,
-    ends: endsOf(config),
-    poller: pollerFor(iface.tun, iface.sockets, options.udp),
-    backend,
-    logger: log,
-    onFatal: (error) => {
-      fatal ??= error;
-      stop.abort();
-    },
-  });
-  engine.start();
+  const onFatal = (error: Error) => {
+    fatal ??= error;
+    stop.abort();
+  };
+  const engine: AnyEngine = iface.sets
+    ? new WorkerEngine({
+      privateKey: config.privateKey,
+      peers,
+      queues: iface.queues!,
+      sockets: iface.sets,
+      ends: endsOf(config),
+      backend,
+      logger: log,
+      onFatal,
+    })
+    : new Engine({
+      privateKey: config.privateKey,
+      peers,
+      tun: iface.tun,
+      sockets: iface.sockets,
+      ends: endsOf(config),
+      poller: pollerFor(iface.tun, iface.sockets, options.udp),
+      backend,
+      logger: log,
+      onFatal,
+    });
+  await engine.start();
   const rebind = async (next: Config) => {
-    sockets = await rebindSockets(engine, iface, next, running!.config, options.udp);
+    sockets = engine instanceof WorkerEngine
+      ? await rebindLanes(engine, iface, next, running!.config)
+      : await rebindSockets(engine, iface, next, running!.config, options.udp);
   };
   running = { file, name, engine, log, config, rebind };
   const current = running;
@@ -125,25 +162,74 @@ async function setUp(
   config: Config,
   udp: Transport,
   offload: boolean,
+  lanes: number,
 ): Promise<Interface> {
-  let tun: TunDevice | undefined;
+  let queues: LinuxTunDevice[] = [];
+  let sets: FfiUdpSocket[][] | undefined;
   let sockets: CountedSocket[] = [];
   try {
     for (const hook of config.preUp) await runHook(hook, name);
-    sockets = await openPathSockets(config, udp);
-    tun = openTun(name, { offload: offload && udp === "ffi" });
+    if (lanes > 0) {
+      sets = await openPathSocketSets(config, lanes);
+      sockets = sets[0];
+    } else {
+      sockets = await openPathSockets(config, udp);
+    }
+    queues = openTunQueues(name, Math.max(1, lanes), { offload: offload && udp === "ffi" });
     await ipLink.configure(name, {
       addresses: config.addresses.map((a) => a.text),
       mtu: config.mtu,
       routes: routesToAdd(config),
     });
     for (const hook of config.postUp) await runHook(hook, name);
-    return { tun, sockets };
+    return lanes > 0 ? { tun: queues[0], sockets, queues, sets } : { tun: queues[0], sockets };
   } catch (error) {
-    tun?.close();
-    for (const socket of sockets) socket.close();
+    for (const queue of queues) queue.close();
+    for (const socket of sets?.flat() ?? sockets) socket.close();
     throw error;
   }
+}
+
+/** Counters of local end `i` for `show`: the workers' sums, or the socket's own. */
+function socketStats(engine: AnyEngine, socket: CountedSocket, i: number) {
+  return engine instanceof WorkerEngine ? engine.socketStats(i) : socket.stats;
+}
+
+/**
+ * `rebindSockets` for the workers: they pause while the old sockets close and the new ones
+ * open (a few milliseconds without a data plane; the sessions stay).
+ */
+async function rebindLanes(
+  engine: WorkerEngine,
+  iface: Interface,
+  next: Config,
+  current: Config,
+): Promise<CountedSocket[]> {
+  const port = iface.sockets[0]?.localAddr.port ?? 0;
+  const sets = iface.sets!;
+  await engine.pause();
+  for (const socket of sets.flat()) socket.close();
+  let opened: FfiUdpSocket[][];
+  let ends = next;
+  let failure: unknown;
+  try {
+    opened = await openPathSocketSets(
+      { ...next, listenPort: next.listenPort || port },
+      engine.lanes,
+    );
+  } catch (error) {
+    failure = error;
+    ends = current;
+    opened = await openPathSocketSets(
+      { ...current, listenPort: current.listenPort || port },
+      engine.lanes,
+    );
+  }
+  sets.splice(0, sets.length, ...opened);
+  iface.sockets.splice(0, iface.sockets.length, ...opened[0]);
+  await engine.resume(opened, endsOf(ends));
+  if (failure) throw failure;
+  return opened[0];
 }
 
 /** A poller over the TUN and the sockets for the batched loop (FFI transport only). */
@@ -191,13 +277,14 @@ function endsOf(config: Config) {
 async function tearDown(
   name: string,
   config: Config,
-  engine: Engine,
+  engine: AnyEngine,
   iface: Interface,
   log: { info(message: string): void },
 ): Promise<void> {
   for (const hook of config.preDown) await runHook(hook, name).catch((e) => log.info(e.message));
   await engine.close();
-  iface.tun.close();
+  for (const socket of iface.sets?.flat() ?? []) socket.close(); // the workers' were ours
+  for (const queue of iface.queues ?? [iface.tun]) queue.close();
   for (const hook of config.postDown) await runHook(hook, name).catch((e) => log.info(e.message));
 }
 
@@ -222,12 +309,12 @@ function untilSignal(stop: AbortController, onHangup: () => void): Promise<void>
 }
 
 /** The backends in use, as logs and `show` print them. */
-function backends(engine: Engine, udp: Transport, aead: AeadBackend): Record<string, string> {
+function backends(engine: AnyEngine, udp: Transport, aead: AeadBackend): Record<string, string> {
   return {
     tun: "ffi",
     udp,
     aead: aead.name,
-    loop: engine.loop,
+    loop: engine instanceof WorkerEngine ? `workers(${engine.lanes})` : engine.loop,
     offload: engine.offload ? "tso+gro" : "off",
   };
 }

@@ -33,7 +33,8 @@ Prints a new random private key in base64. Keep it secret: write it with umask 0
   pubkey: `Usage: centipede pubkey < private.key
 
 Reads a base64 private key on stdin and prints the matching public key.`,
-  up: `Usage: centipede up [--debug] [--udp=ffi|deno] [--offload=on|off] PATH/NAME.conf
+  up:
+    `Usage: centipede up [--debug] [--udp=ffi|deno] [--offload=on|off] [--workers=N] PATH/NAME.conf
 
 Creates the TUN interface NAME (a valid interface name, 1-15 characters), assigns its
 Address(es), MTU and routes for AllowedIPs, and runs in the foreground until SIGINT or SIGTERM,
@@ -46,6 +47,8 @@ sessions that stay. Needs root (CAP_NET_ADMIN).
   --offload=on|off
               TUN with TCP segmentation offload: the kernel hands over and takes 64 KiB
               TCP packets, cut and joined here (default on; needs --udp=ffi)
+  --workers=N run the data plane in N worker threads, each with its own TUN queue and
+              sockets (default 0: on the main thread, or CENTIPEDE_WORKERS; needs --udp=ffi)
 
 While it runs, /run/centipede/NAME.sock answers show, down and reload (docs/CONTROL.md).`,
   show: `Usage: centipede show [--json] [--watch] [NAME]

@@ -150,3 +150,12 @@ export const MAX_REORDER_PACKETS = 1024;
 
 /** Packets shorter than this are duplicated in adaptive mode. */
 export const SMALL_PACKET_BYTES = 256;
+
+// ---- Data plane workers (lib/engine/lane_worker.ts) ----
+
+/** Datagrams and packets one worker hands to the main thread per second at most (the rest drop). */
+export const LANE_FORWARDS_PER_SECOND = 20_000;
+/** Burst of such hand-overs. */
+export const LANE_FORWARD_BURST = 1_000;
+/** A worker reports packets from a path that is not active at most this often per path. */
+export const LANE_ARRIVAL_REPORT_INTERVAL_MS = 5;

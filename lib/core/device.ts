@@ -55,6 +55,8 @@ export interface DeviceOptions {
   readonly logger?: Logger;
   /** Wall-clock ms minus the monotonic `now` (for handshake timestamps). */
   readonly epochOffsetMs: number;
+  /** Sessions keep copies of their keys, for data plane workers (`Lane`). */
+  readonly keepSessionKeys?: boolean;
 }
 
 interface IndexEntry {
@@ -71,6 +73,7 @@ export class Device implements PeerContext {
   readonly drops: DropCounters = newDropCounters();
   readonly logger: Logger;
   readonly epochOffsetMs: number;
+  readonly keepSessionKeys: boolean;
   allowedIps: AllowedIps<Peer> = new AllowedIps<Peer>();
   readonly scratch: Uint8Array = new Uint8Array(MAX_DATAGRAM_BYTES + DATA_OVERHEAD_BYTES);
   readonly #rng: Rng;
@@ -93,6 +96,7 @@ export class Device implements PeerContext {
     this.output = options.output;
     this.logger = options.logger ?? silentLogger;
     this.epochOffsetMs = options.epochOffsetMs;
+    this.keepSessionKeys = options.keepSessionKeys ?? false;
     this.#rng = options.rng;
     for (const p of options.peers) this.#addPeer(p);
   }
@@ -117,6 +121,7 @@ export class Device implements PeerContext {
     }
     if (this.#byKey.has(key)) throw new TypeError(`peer ${options.name}: configured twice`);
     const peer = new Peer(this, options);
+    peer.allowedIps = options.allowedIps;
     this.#byKey.set(key, peer);
     for (const prefix of options.allowedIps) {
       this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
@@ -154,6 +159,7 @@ export class Device implements PeerContext {
         continue;
       }
       peer.reconfigure(options);
+      peer.allowedIps = options.allowedIps;
       for (const prefix of options.allowedIps) {
         this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
       }
@@ -245,6 +251,20 @@ export class Device implements PeerContext {
     const peer = this.allowedIps.lookup(buf, dst, version);
     if (!peer) return void this.drops.noRoute++;
     peer.sendPacket(buf, length, now);
+  }
+
+  // ---- From data plane lanes ----
+
+  /** A lane opened a packet of our session `index` from a path it does not know as active. */
+  handleLaneArrival(index: number, local: number, from: Endpoint, length: number, now: number) {
+    const entry = this.#indices.get(index | 0);
+    if (entry?.session) entry.peer.handleLaneArrival(entry.session, local, from, length, now);
+  }
+
+  /** A lane opened a control frame of our session `index`. */
+  handleLaneFrame(index: number, local: number, from: Endpoint, frame: Uint8Array, now: number) {
+    const entry = this.#indices.get(index | 0);
+    if (entry?.session) entry.peer.handleLaneFrame(entry.session, local, from, frame, now);
   }
 
   /** Runs every timer due at `now`. */

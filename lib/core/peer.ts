@@ -102,6 +102,8 @@ export class Peer {
   readonly publicKey: Uint8Array;
   readonly name: string;
   readonly macKey: Uint8Array;
+  /** Inner prefixes this peer owns (set by the device; data plane lanes route by them). */
+  allowedIps: readonly { bytes: Uint8Array; prefixLength: number }[] = [];
   readonly scheduler: Scheduler;
   readonly counters: PeerCounters = {
     handshakesCompleted: 0,
@@ -154,6 +156,13 @@ export class Peer {
   /** The session used to send, if any. */
   get currentSession(): Session | undefined {
     return this.#sessions.current;
+  }
+
+  /** The confirmed sessions (current, previous): what data plane lanes may use. */
+  get confirmedSessions(): Session[] {
+    const list: Session[] = [];
+    this.#sessions.forEach((s) => s !== this.#sessions.next && list.push(s));
+    return list;
   }
 
   /** Applies a reloaded configuration; sessions and paths that stay are kept. */
@@ -231,7 +240,7 @@ export class Peer {
       isLatencyCritical(buf, DATA_HEADER_BYTES, length);
     scheduler.sequenced = false;
     const count = length === 0 ? 0 : scheduler.select(this.#table.list, critical, now);
-    const counter = session.sendCounter++;
+    const counter = session.takeCounter();
     writeDataHeader(buf, session.remoteIndex, counter, scheduler.sequenced ? FLAG_SEQUENCED : 0);
     session.sender.seal(buf, DATA_HEADER_BYTES, length, counter);
     const total = length + DATA_OVERHEAD_BYTES;
@@ -255,7 +264,7 @@ export class Peer {
   /** Seals a control frame already written at `scratch[DATA_HEADER_BYTES..]` on one path. */
   #sendFrame(session: Session, path: Path, length: number, now: number): void {
     const buf = this.#ctx.scratch;
-    const counter = session.sendCounter++;
+    const counter = session.takeCounter();
     writeDataHeader(buf, session.remoteIndex, counter, 0);
     session.sender.seal(buf, DATA_HEADER_BYTES, length, counter);
     this.#transmit(path, buf, DATA_HEADER_BYTES + length + TAG_BYTES, now);
@@ -373,6 +382,7 @@ export class Peer {
       remoteIndex: init.senderIndex,
       isInitiator: false,
       now,
+      keepKeys: this.#ctx.keepSessionKeys,
     });
     this.#sessions.setNext(next);
     this.#ctx.registerSession(next, this);
@@ -417,6 +427,7 @@ export class Peer {
       remoteIndex: resp.senderIndex,
       isInitiator: true,
       now,
+      keepKeys: this.#ctx.keepSessionKeys,
     });
     pending.ephemeralPrivate.fill(0);
     this.#pending = undefined;
@@ -589,6 +600,39 @@ export class Peer {
     const session = this.#sessions.confirmNext();
     this.#noteHandshake(session, now);
     this.#flushStaged(session, now);
+  }
+
+  // ---- From data plane lanes (they opened, counted and delivered the packet) ----
+
+  /** An authenticated packet of `session` arrived on a path a lane does not know as active. */
+  handleLaneArrival(session: Session, local: number, from: Endpoint, length: number, now: number) {
+    if (session === this.#sessions.next) this.#confirm(now);
+    this.#table.learn(local, from, length, now);
+  }
+
+  /** An authenticated probe or probe ack a lane opened (`frame` is the payload). */
+  handleLaneFrame(session: Session, local: number, from: Endpoint, frame: Uint8Array, now: number) {
+    const buf = new Uint8Array(DATA_HEADER_BYTES + frame.length);
+    buf.set(frame, DATA_HEADER_BYTES);
+    this.#handleFrame(
+      buf[DATA_HEADER_BYTES],
+      buf,
+      frame.length,
+      session,
+      this.#table.get(local, from),
+      now,
+    );
+  }
+
+  /** A lane had traffic of this peer at `at`. */
+  noteTraffic(at: number): void {
+    if (at > this.#lastTrafficAt) this.#touch(at);
+  }
+
+  /** A lane saw the current session due for a rekey. */
+  rekeyIfDue(now: number): void {
+    const session = this.#sessions.current;
+    if (session) this.#maybeRekey(session, now);
   }
 
   // ---- Timers ----

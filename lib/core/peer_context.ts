@@ -21,6 +21,8 @@ export interface PeerContext {
   readonly epochOffsetMs: number;
   /** Which peer owns which inner addresses (cryptokey routing). */
   allowedIps: AllowedIps<Peer>;
+  /** Sessions keep copies of their keys for data plane workers. */
+  readonly keepSessionKeys: boolean;
   /** Scratch space for control frames and staged packets, MAX_DATAGRAM_BYTES long. */
   readonly scratch: Uint8Array;
   randomU32(): number;

@@ -20,7 +20,10 @@ import { Device, type DevicePeer } from "../core/device.ts";
 import { Coalescer } from "../core/gro.ts";
 import { completeChecksum, cutSegments } from "../core/tso.ts";
 import { newVnetHeader, readVnetHeader, VNET_GSO_NONE, VNET_HEADER_BYTES } from "../core/vnet.ts";
+import type { DropCounters } from "../core/drops.ts";
 import type { Logger } from "../core/logger.ts";
+import type { Output } from "../core/output.ts";
+import type { Endpoint, LocalEnd } from "../core/path.ts";
 import type { BatchSocket, PathSocket, Poller, TunDevice } from "./ports.ts";
 
 /** Ms the TUN loop parks before checking whether the engine was closed. */
@@ -42,6 +45,21 @@ const REGION_BYTES = DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES;
 /** Drops are logged as one summary line per this interval at most (rate-limited). */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
+/**
+ * What the loops drive: the whole protocol (`Device`), or a worker's data plane (`Lane`).
+ * Results leave through the `Output` the engine hands to `EngineOptions.core`.
+ */
+export interface EngineCore {
+  readonly drops: DropCounters;
+  start(now: number): void;
+  handleOutbound(buf: Uint8Array, length: number, now: number): void;
+  handleDatagram(buf: Uint8Array, length: number, local: number, from: Endpoint, now: number): void;
+  handleTimeout(now: number): void;
+  nextDeadline(now: number): number;
+  setLocals(locals: readonly LocalEnd[], now: number): void;
+  close(): void;
+}
+
 /** What an engine runs. */
 export interface EngineOptions {
   readonly privateKey: Uint8Array;
@@ -57,6 +75,8 @@ export interface EngineOptions {
   readonly logger: Logger;
   /** Called once when a loop fails for good (e.g. the TUN device was deleted under us). */
   readonly onFatal?: (error: Error) => void;
+  /** Builds the core instead of a `Device` (the keys and peers are then unused). */
+  readonly core?: (output: Output) => EngineCore;
 }
 
 /**
@@ -79,11 +99,9 @@ export interface IoCounters {
   polls: number;
 }
 
-/** A running interface. */
-export class Engine {
-  readonly device: Device;
-  /** System calls of the batched loop (all zero in the portable loop). */
-  readonly io: IoCounters = {
+/** Zeroed I/O counters. */
+export function newIoCounters(): IoCounters {
+  return {
     packetsIn: 0,
     tunReads: 0,
     tunWrites: 0,
@@ -95,6 +113,13 @@ export class Engine {
     sendBatches: 0,
     polls: 0,
   };
+}
+
+/** A running interface (or one worker's share of it, with a `Lane` core). */
+export class Engine<C extends EngineCore = Device> {
+  readonly device: C;
+  /** System calls of the batched loop (all zero in the portable loop). */
+  readonly io: IoCounters = newIoCounters();
   /** `batched` or `portable`, for logs and `show`. */
   readonly loop: "batched" | "portable";
   /** True when the TUN takes and gives TCP super-packets (cut and joined here). */
@@ -150,7 +175,16 @@ export class Engine {
     this.#coalescer = tun.vnetHeader
       ? new Coalescer((buf, offset, length) => this.#writeTun(buf, offset, length))
       : undefined;
-    this.device = new Device({
+    const output: Output = {
+      transmit: this.#batch
+        ? (local, to, buf, length) => void this.#batch![local].queue(buf, length, to)
+        : (local, to, buf, length) => void this.#sockets[local].send(buf.subarray(0, length), to),
+      deliver: (buf, offset, length) => {
+        if (this.#coalescer) this.#coalescer.push(buf, offset, length);
+        else this.#writeTun(buf, offset, length);
+      },
+    };
+    this.device = (options.core?.(output) ?? new Device({
       privateKey: options.privateKey,
       peers: options.peers,
       locals: localEnds(options.sockets, options.ends),
@@ -158,16 +192,8 @@ export class Engine {
       backend: options.backend,
       logger: options.logger,
       epochOffsetMs: Date.now() - performance.now(),
-      output: {
-        transmit: this.#batch
-          ? (local, to, buf, length) => void this.#batch![local].queue(buf, length, to)
-          : (local, to, buf, length) => void this.#sockets[local].send(buf.subarray(0, length), to),
-        deliver: (buf, offset, length) => {
-          if (this.#coalescer) this.#coalescer.push(buf, offset, length);
-          else this.#writeTun(buf, offset, length);
-        },
-      },
-    });
+      output,
+    })) as C;
   }
 
   /** Starts the loops and the first handshakes. */
@@ -431,7 +457,7 @@ export class Engine {
 }
 
 /** The device's view of each socket: its families and the `Bind` flags. */
-function localEnds(sockets: readonly PathSocket[], ends: EngineOptions["ends"]) {
+export function localEnds(sockets: readonly PathSocket[], ends: EngineOptions["ends"]) {
   return sockets.map((s, i) => ({
     family: s.families.length === 1 ? s.families[0] : 0 as const,
     backup: ends?.[i]?.backup ?? false,

@@ -29,6 +29,10 @@ Deno.test("control: show, show --json, reload and down against a running tunnel"
   assert.match(human.stdout, new RegExp(`^interface: ${t.iface}\n`));
   assert.ok(human.stdout.includes(`peer: ${t.keysB.publicKey}\n`));
   assert.match(human.stdout, /10\.201\.1\.1:51820 -> 10\.201\.1\.2:51820 +active /);
+  // The suite runs on the data plane CENTIPEDE_WORKERS names (the test task runs it twice).
+  const workers = Number(Deno.env.get("CENTIPEDE_WORKERS") ?? "0");
+  const loop = workers > 0 ? `loop=workers(${workers})` : "loop=batched";
+  assert.ok(human.stdout.includes(loop), `expected ${loop} in:\n${human.stdout}`);
 
   const json = await cli("show", "--json", t.iface);
   assert.equal(json.code, 0, json.stderr);
