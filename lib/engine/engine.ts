@@ -24,6 +24,7 @@ import type { DropCounters } from "../core/drops.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Output } from "../core/output.ts";
 import type { Endpoint, LocalEnd } from "../core/path.ts";
+import { DeadlineTimer } from "./deadline_timer.ts";
 import type { BatchSocket, PathSocket, Poller, TunDevice } from "./ports.ts";
 
 /** Ms the TUN loop parks before checking whether the engine was closed. */
@@ -131,11 +132,10 @@ export class Engine<C extends EngineCore = Device> {
   /** Set when the device's deadlines moved outside the loop (new sockets). */
   #deadlineDirty = false;
   readonly #onFatal: (error: Error) => void;
-  #timer?: ReturnType<typeof setTimeout>;
+  readonly #timer = new DeadlineTimer(() => this.#onTimer());
   #dropLog?: ReturnType<typeof setInterval>;
   readonly #logger: Logger;
   #dropsLogged: Record<string, number> = {};
-  #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #loops: Promise<void>[] = [];
   /**
@@ -247,7 +247,7 @@ export class Engine<C extends EngineCore = Device> {
       return;
     }
     sockets.forEach((socket, i) => this.#loops.push(this.#guard(this.#socketLoop(socket, i))));
-    this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#timer.clear();
     this.#arm();
   }
 
@@ -255,7 +255,7 @@ export class Engine<C extends EngineCore = Device> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer.clear();
     clearInterval(this.#dropLog);
     this.#poller?.close();
     for (const socket of this.#sockets) socket.close();
@@ -440,16 +440,10 @@ export class Engine<C extends EngineCore = Device> {
   #arm(): void {
     if (this.#closed) return;
     const now = performance.now();
-    const at = this.device.nextDeadline(now);
-    if (at >= this.#timerAt) return;
-    clearTimeout(this.#timer);
-    this.#timerAt = at;
-    if (at === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, at - now));
+    this.#timer.arm(this.device.nextDeadline(now), now);
   }
 
   #onTimer(): void {
-    this.#timerAt = Number.POSITIVE_INFINITY;
     this.device.handleTimeout(performance.now());
     this.#flushJoined();
     this.#arm();

@@ -88,6 +88,11 @@ export class LaneLedger {
     return slot;
   }
 
+  /** The peer holding record `slot`, if a peer does. */
+  peerAt(slot: number): Peer | undefined {
+    return this.#device.peers.find((peer) => this.#slots.get(peer) === slot);
+  }
+
   /** Adds what the lanes counted since the last fold into the device. */
   fold(): void {
     const device = this.#device;

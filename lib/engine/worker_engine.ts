@@ -36,6 +36,7 @@ import type { SocketStatsInput } from "../control/status.ts";
 import type { LinuxTunDevice, TunHandle } from "../../ffi/tun_linux.ts";
 import type { FfiSocketHandle, FfiUdpSocket } from "../../ffi/udp_linux.ts";
 import { type EngineOptions, type IoCounters, localEnds, newIoCounters } from "./engine.ts";
+import { DeadlineTimer } from "./deadline_timer.ts";
 import { LaneLedger } from "./lane_ledger.ts";
 
 /** Messages to a worker. */
@@ -105,8 +106,7 @@ export class WorkerEngine {
   #workers: Worker[] = [];
   #stats: Float64Array[] = [];
   #ledger: LaneLedger;
-  #timer?: ReturnType<typeof setTimeout>;
-  #timerAt = Number.POSITIVE_INFINITY;
+  readonly #timer = new DeadlineTimer(() => this.#onTimer());
   #closed = false;
   /** Interned sender addresses (the path table caches paths by address object). */
   readonly #addresses = new Map<string, Endpoint>();
@@ -227,7 +227,7 @@ export class WorkerEngine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer.clear();
     await this.#stopWorkers();
     this.device.close();
   }
@@ -300,7 +300,7 @@ export class WorkerEngine {
         );
         break;
       case "rekey":
-        device.peers.find((p) => this.#ledger.slotOf(p) === message.slot)?.rekeyIfDue(now);
+        this.#ledger.peerAt(message.slot)?.rekeyIfDue(now);
         break;
       case "traffic":
         this.#ledger.fold();
@@ -334,16 +334,10 @@ export class WorkerEngine {
     const plan = this.#ledger.plan();
     if (plan) { for (const worker of this.#workers) worker.postMessage({ t: "plan", plan }); }
     const now = performance.now();
-    const at = this.device.nextDeadline(now);
-    if (at >= this.#timerAt) return;
-    clearTimeout(this.#timer);
-    this.#timerAt = at;
-    if (at === Number.POSITIVE_INFINITY) return;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, at - now));
+    this.#timer.arm(this.device.nextDeadline(now), now);
   }
 
   #onTimer(): void {
-    this.#timerAt = Number.POSITIVE_INFINITY;
     this.#ledger.fold();
     this.device.handleTimeout(performance.now());
     this.#step();
