@@ -13,6 +13,7 @@
  * @module
  */
 import { REPLAY_WINDOW_PACKETS, REPLAY_WINDOW_WORDS, REPLAY_WORD_BITS } from "./constants.ts";
+import { lock, unlock } from "./spin_lock.ts";
 
 /** `ReplayWindow.check` verdicts. */
 export const enum Replay {
@@ -66,17 +67,14 @@ export class ReplayWindow {
 
   /** Marks an authenticated counter; false when it was not fresh (then nothing changes). */
   accept(counter: number): boolean {
-    const lock = this.#lock;
-    while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) {
-      // Another thread holds it for a few instructions.
-    }
+    lock(this.#lock);
     const fresh = this.check(counter) === Replay.Fresh;
     if (fresh) {
       if (counter > this.#top[0]) this.#advance(counter);
       const word = Math.floor(counter / REPLAY_WORD_BITS) % REPLAY_WINDOW_WORDS;
       this.#bits[word] |= 1 << (counter % REPLAY_WORD_BITS);
     }
-    Atomics.store(lock, 0, 0);
+    unlock(this.#lock);
     return fresh;
   }
 

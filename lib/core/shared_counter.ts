@@ -5,6 +5,7 @@
  * 2^32, and Atomics have no 64-bit float or allocation-free 64-bit integer add).
  * @module
  */
+import { lock, unlock } from "./spin_lock.ts";
 
 /** Bytes of a counter's memory: lock word, padding, value (f64). */
 const COUNTER_MEMORY_BYTES = 16;
@@ -28,13 +29,10 @@ export class SharedCounter {
 
   /** Returns the current value and counts one up, atomically across threads. */
   take(): number {
-    const lock = this.#lock;
-    while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) {
-      // Another thread holds it for a few instructions.
-    }
+    lock(this.#lock);
     const value = this.#value[0];
     this.#value[0] = value + 1;
-    Atomics.store(lock, 0, 0);
+    unlock(this.#lock);
     return value;
   }
 }
