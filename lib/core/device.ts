@@ -121,7 +121,6 @@ export class Device implements PeerContext {
     }
     if (this.#byKey.has(key)) throw new TypeError(`peer ${options.name}: configured twice`);
     const peer = new Peer(this, options);
-    peer.allowedIps = options.allowedIps;
     this.#byKey.set(key, peer);
     for (const prefix of options.allowedIps) {
       this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
@@ -159,7 +158,6 @@ export class Device implements PeerContext {
         continue;
       }
       peer.reconfigure(options);
-      peer.allowedIps = options.allowedIps;
       for (const prefix of options.allowedIps) {
         this.allowedIps.insert(prefix.bytes, prefix.prefixLength, peer);
       }

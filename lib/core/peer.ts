@@ -77,6 +77,8 @@ export interface PeerOptions {
   readonly mode?: Mode;
   /** Duplicate mode: send on this many best paths only; 0 = all. */
   readonly redundancy?: number;
+  /** Inner prefixes this peer owns (the device routes by them); none when absent. */
+  readonly allowedIps?: readonly { bytes: Uint8Array; prefixLength: number }[];
 }
 
 /** An initiation we sent and wait to be answered. */
@@ -102,8 +104,8 @@ export class Peer {
   readonly publicKey: Uint8Array;
   readonly name: string;
   readonly macKey: Uint8Array;
-  /** Inner prefixes this peer owns (set by the device; data plane lanes route by them). */
-  allowedIps: readonly { bytes: Uint8Array; prefixLength: number }[] = [];
+  /** Inner prefixes this peer owns (from its options; data plane lanes route by them). */
+  allowedIps: readonly { bytes: Uint8Array; prefixLength: number }[];
   readonly scheduler: Scheduler;
   readonly counters: PeerCounters = {
     handshakesCompleted: 0,
@@ -135,6 +137,7 @@ export class Peer {
     this.name = options.name;
     this.macKey = mac1Key(options.publicKey);
     this.#keepaliveMs = options.persistentKeepaliveSeconds * 1000;
+    this.allowedIps = options.allowedIps ?? [];
     this.scheduler = new Scheduler(options.mode, options.redundancy);
     this.scheduler.onSwitch = (from, to) =>
       this.#log(
@@ -170,6 +173,7 @@ export class Peer {
     this.#endpoints = options.endpoints;
     this.#table.setEndpoints(options.endpoints);
     this.#keepaliveMs = options.persistentKeepaliveSeconds * 1000;
+    this.allowedIps = options.allowedIps ?? [];
     this.scheduler.mode = options.mode ?? "duplicate";
     this.scheduler.redundancy = options.redundancy ?? 0;
   }
