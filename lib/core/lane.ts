@@ -214,6 +214,8 @@ export class Lane {
     for (const [key, state] of peer.byKey) {
       if (byKey.get(key) !== state) peer.scheduler.forget(state.path);
     }
+    const failover = [...byKey.values()].find((s) => s.record === p.failover * RECORD_FIELDS);
+    peer.scheduler.failoverPath = failover?.path;
     peer.byKey = byKey;
     peer.alias = [];
     peer.paths = [...byKey.values()].map((s) => s.path);

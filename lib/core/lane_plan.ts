@@ -62,6 +62,11 @@ export interface LanePeer {
   readonly sessions: readonly LaneSession[];
   /** `localIndex` of the session to send with, or -1. */
   readonly current: number;
+  /**
+   * Failover mode: record slot of the path the device chose (-1: none yet). Every lane starts
+   * from the device's choice, so all lanes send on the same path.
+   */
+  readonly failover: number;
 }
 
 /** The whole snapshot. */

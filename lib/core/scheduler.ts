@@ -47,6 +47,14 @@ export class Scheduler {
   }
 
   /**
+   * Makes `path` the one failover currently uses (a data plane lane following the device's
+   * choice); the usual rules apply from there.
+   */
+  set failoverPath(path: Path | undefined) {
+    this.#failoverPath = path;
+  }
+
+  /**
    * Chooses the paths for one packet among `paths`; `critical` marks a small or
    * latency-critical packet. Returns how many were written to `chosen` (0: no active path).
    */

@@ -148,12 +148,12 @@ export class LaneLedger {
    * The plan for the lanes when it changed since the last call (undefined otherwise). Slots of
    * peers and paths that are gone are freed.
    */
-  plan(): LanePlan | undefined {
+  plan(now: number): LanePlan | undefined {
     const alive = new Set<object>();
     const peers: LanePeer[] = [];
     const keyed: Session[] = [];
     for (const peer of this.#device.peers) {
-      const lanePeer = this.#planPeer(peer, alive, keyed);
+      const lanePeer = this.#planPeer(peer, alive, keyed, now);
       if (lanePeer) peers.push(lanePeer);
     }
     for (const [owner, slot] of this.#slots) {
@@ -169,9 +169,12 @@ export class LaneLedger {
     return plan;
   }
 
-  #planPeer(peer: Peer, alive: Set<object>, keyed: Session[]): LanePeer | undefined {
+  #planPeer(peer: Peer, alive: Set<object>, keyed: Session[], now: number): LanePeer | undefined {
     const slot = this.slotOf(peer);
     if (slot < 0) return undefined;
+    // Failover: the device chooses the path (as it would for a packet of its own), lanes follow.
+    if (peer.scheduler.mode === "failover") peer.scheduler.select(peer.paths, false, now);
+    const failover = peer.scheduler.failoverPath;
     alive.add(peer);
     const paths = [];
     for (const path of peer.paths) {
@@ -217,6 +220,7 @@ export class LaneLedger {
       paths,
       sessions,
       current: peer.currentSession?.localIndex ?? -1,
+      failover: failover ? this.slotOf(failover) : -1,
     };
   }
 }

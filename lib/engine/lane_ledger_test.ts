@@ -90,7 +90,7 @@ function pair() {
         else lane.handleDatagram(copy, copy.length, 0, A, now);
       }
     }
-    const plan = ledger.plan();
+    const plan = ledger.plan(now);
     if (plan) lane.apply(plan);
   };
   const tick = (ms: number) => {

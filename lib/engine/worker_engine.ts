@@ -157,7 +157,7 @@ export class WorkerEngine {
   async #startWorkers(): Promise<void> {
     this.#stats = this.#options.queues.map(() => new Float64Array(laneStatsMemory()));
     this.#ledger.restart(this.#stats);
-    const plan = this.#ledger.plan() ?? { peers: [] };
+    const plan = this.#ledger.plan(performance.now()) ?? { peers: [] };
     this.#workers = this.#options.queues.map((_queue, lane) => {
       const worker = new Worker(new URL("./lane_worker.ts", import.meta.url), { type: "module" });
       worker.onmessage = (event: MessageEvent<FromLane>) => this.#onMessage(event.data);
@@ -331,7 +331,7 @@ export class WorkerEngine {
   /** After any input: new plan to the workers if something changed, timer re-armed. */
   #step(): void {
     if (this.#closed) return;
-    const plan = this.#ledger.plan();
+    const plan = this.#ledger.plan(performance.now());
     if (plan) { for (const worker of this.#workers) worker.postMessage({ t: "plan", plan }); }
     const now = performance.now();
     this.#timer.arm(this.device.nextDeadline(now), now);
