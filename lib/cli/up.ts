@@ -79,6 +79,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
     name,
     status: () => {
       if (!running) throw new Error(`interface ${name} is still starting`);
+      if (running.engine instanceof WorkerEngine) running.engine.refresh();
       return interfaceStatus({
         name,
         device: running.engine.device,

@@ -232,6 +232,14 @@ export class WorkerEngine {
     this.device.close();
   }
 
+  /**
+   * Adds what the workers counted so far into the device's peers, paths and drops. The device
+   * folds on its own timers and frames; `show` calls this first so that it reads every packet.
+   */
+  refresh(): void {
+    this.#ledger.fold();
+  }
+
   /** The workers' I/O counters, summed. */
   get io(): IoCounters {
     const names = Object.keys(newIoCounters()) as (keyof IoCounters)[];
