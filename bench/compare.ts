@@ -4,13 +4,16 @@
  *   deno run -A bench/compare.ts [--runs N] [--seconds S] [--out DIR] [--quick]
  *
  * For each system — bare veth (no tunnel, the floor), wireguard-go (one path), centipede over one
- * path and centipede over two paths in `duplicate` mode — the script builds the same two-namespace
+ * path (on the main-thread loop, and with `--workers=2`) and centipede over two paths in
+ * `duplicate` mode — the script builds the same two-namespace
  * topology (client namespace `a`, server namespace `b`, veth paths 10.213.K.1/24 <-> 10.213.K.2/24,
  * tunnel 10.214.0.1/24 <-> 10.214.0.2/24), measures, and tears it down again. The systems take
  * turns, the order reversed every other run (A B C D, D C B A, ...), so a drift of the machine
  * hits them all alike. Per run and system:
  *
  * - ping RTT at rest: `ping -c 50 -i 0.01`, average;
+ * - where that RTT goes (tunnels): 200 more pings at rest under `tcpdump -i any` in the client
+ *   namespace, cut into client send hop, server turn and client receive hop (hops.ts);
  * - iperf3 TCP, one flow, S seconds; meanwhile ping every 50 ms (RTT under load), and the CPU time
  *   of the VPN processes of both ends (utime + stime from /proc/PID/stat) before and after;
  * - iperf3 TCP, 4 flows (`-P 4`), S seconds;
@@ -44,6 +47,8 @@ import {
   watchOtherNamespaces,
   which,
 } from "./_netns.ts";
+import { formatNumber, formatRatio, formatStats, type Stats, stats } from "./compare_stats.ts";
+import { type Hops, parseHops } from "./hops.ts";
 
 /** Repository root, with a trailing slash. */
 const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -75,7 +80,8 @@ export const USAGE =
   --quick                 1 run, 3-second tests
   --wireguard-go PROGRAM  the wireguard-go to measure (default: wireguard-go from PATH)
   --systems ID,...        measure only these of veth, wireguard-go, centipede-1,
-                          centipede-2 (default all; ratios need wireguard-go)
+                          centipede-w2, centipede-2 (default all; ratios need
+                          wireguard-go)
 Needs root (network namespaces, TUN).`;
 
 /** Parses the command line; throws an Error with a usage message on bad input. */
@@ -204,57 +210,9 @@ export function parseIperf(json: string, udp: boolean): IperfResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statistics
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) throw new Error("median of nothing");
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-/** Median, extremes and count of some samples. */
-export interface Stats {
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly n: number;
-}
-
-/** Stats of the finite values among `xs`; null when there are none. */
-export function stats(xs: readonly (number | null | undefined)[]): Stats | null {
-  const v = xs.filter((x): x is number => typeof x === "number" && Number.isFinite(x));
-  if (v.length === 0) return null;
-  return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
-}
-
-/** A number with as many decimals as its size deserves: 12345, 123, 12.3, 1.23, 0.123. */
-export function formatNumber(x: number): string {
-  if (x === 0) return "0";
-  const a = Math.abs(x);
-  const digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
-  return x.toFixed(digits);
-}
-
-/** `median (min–max)`, or just the value for one sample; `n=K` when samples are missing. */
-export function formatStats(s: Stats | null, runs: number): string {
-  if (s === null) return "—";
-  const range = s.n > 1 ? ` (${formatNumber(s.min)}–${formatNumber(s.max)})` : "";
-  const missing = s.n < runs ? ` n=${s.n}` : "";
-  return `${formatNumber(s.median)}${range}${missing}`;
-}
-
-/** `a / b` of two medians as `0.42×`, or — when either is missing or b is 0. */
-export function formatRatio(a: Stats | null, b: Stats | null): string {
-  if (a === null || b === null || b.median === 0) return "—";
-  const r = a.median / b.median;
-  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Systems and samples
 
-export type SystemId = "veth" | "wireguard-go" | "centipede-1" | "centipede-2";
+export type SystemId = "veth" | "wireguard-go" | "centipede-1" | "centipede-w2" | "centipede-2";
 
 export interface SystemDef {
   readonly id: SystemId;
@@ -268,6 +226,7 @@ export const SYSTEMS: readonly SystemDef[] = [
   { id: "veth", label: "bare veth", tag: "veth", tunnel: false },
   { id: "wireguard-go", label: "wireguard-go", tag: "wg", tunnel: true },
   { id: "centipede-1", label: "centipede 1 path", tag: "cp1", tunnel: true },
+  { id: "centipede-w2", label: "centipede 1 path, 2 workers", tag: "cpw", tunnel: true },
   { id: "centipede-2", label: "centipede 2 paths (duplicate)", tag: "cp2", tunnel: true },
 ];
 
@@ -291,6 +250,8 @@ export interface Sample {
   rttRestMs: number | null;
   rttLoadMs: number | null;
   rttLoadLossPercent: number | null;
+  /** Where the RTT at rest goes, from a capture in the client namespace (tunnels only). */
+  hops: Hops | null;
   /** CPU seconds of the VPN processes of both ends during the single-flow TCP test. */
   cpuSeconds: number | null;
   /** Gigabits the receiver got in the single-flow TCP test. */
@@ -319,6 +280,7 @@ export function emptySample(system: SystemId, run: number, position: number): Sa
     rttRestMs: null,
     rttLoadMs: null,
     rttLoadLossPercent: null,
+    hops: null,
     cpuSeconds: null,
     tcp1Gigabits: null,
     cpuPerGbit: null,
@@ -378,6 +340,24 @@ export const METRICS: readonly MetricDef[] = [
     value: (s, all) => overhead(s, all, (x) => x.rttLoadMs),
   },
   {
+    key: "hopOut",
+    label: "at rest, client send hop (µs, captured)",
+    tunnelOnly: true,
+    value: (s) => s.hops?.outUs ?? null,
+  },
+  {
+    key: "hopTurn",
+    label: "at rest, server turn incl. wire (µs, captured)",
+    tunnelOnly: true,
+    value: (s) => s.hops?.turnUs ?? null,
+  },
+  {
+    key: "hopIn",
+    label: "at rest, client receive hop (µs, captured)",
+    tunnelOnly: true,
+    value: (s) => s.hops?.inUs ?? null,
+  },
+  {
     key: "cpuPerGbit",
     label: "CPU seconds per Gbit (both ends)",
     tunnelOnly: true,
@@ -424,13 +404,19 @@ export interface MachineInfo {
   readonly commit: string;
 }
 
+/** The systems with a ratio column against wireguard-go, and the column's name. */
+const RATIOS: readonly [SystemId, string][] = [
+  ["centipede-1", "centipede 1 path"],
+  ["centipede-w2", "centipede 2 workers"],
+  ["centipede-2", "centipede 2 paths"],
+];
+
 /** The results table: one row per metric, one column per system, then the ratios. */
 export function renderTable(summary: Summary, runs: number): string {
   const header = [
     "metric",
     ...SYSTEMS.map((s) => s.label),
-    "centipede 1 path / wireguard-go",
-    "centipede 2 paths / wireguard-go",
+    ...RATIOS.map(([, label]) => `${label} / wireguard-go`),
   ];
   const rows = METRICS.map((m) => {
     const cells = SYSTEMS.map((s) => formatStats(summary[m.key][s.id], runs));
@@ -438,8 +424,7 @@ export function renderTable(summary: Summary, runs: number): string {
     return [
       m.label,
       ...cells,
-      formatRatio(summary[m.key]["centipede-1"], wg),
-      formatRatio(summary[m.key]["centipede-2"], wg),
+      ...RATIOS.map(([id]) => formatRatio(summary[m.key][id], wg)),
     ];
   });
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
@@ -621,6 +606,7 @@ export function renderSvg(samples: readonly Sample[], title: string): string {
     "veth": "bare veth",
     "wireguard-go": "wireguard-go",
     "centipede-1": "centipede 1p",
+    "centipede-w2": "centipede 2w",
     "centipede-2": "centipede 2p dup",
   };
   const throughput: Panel = {
@@ -673,6 +659,7 @@ const PACKAGES: readonly [string, string][] = [
   ["ping", "iputils-ping"],
   ["wg", "wireguard-tools"],
   ["wireguard-go", "wireguard-go"],
+  ["tcpdump", "tcpdump"],
 ];
 
 /** Installs the Debian packages of missing tools (apt-get update && apt-get install -y ...). */
@@ -952,6 +939,7 @@ async function setupCentipede(
   net: Netns,
   keys: readonly [WgKeys, WgKeys],
   paths: number,
+  flags: readonly string[] = [],
 ): Promise<Topology> {
   const { client, server, clientIps, serverIps } = await buildPaths(net, paths);
   const dir = await net.tempDir();
@@ -993,6 +981,7 @@ async function setupCentipede(
       "-A",
       MAIN_TS,
       "up",
+      ...flags,
       conf,
     ], { cwd: REPO_ROOT, env: { CENTIPEDE_CONTROL_DIR: `${sideDir}/run` } });
     const ready = await proc.waitForLine(new RegExp(`interface ${CENTIPEDE_IFACE} is up`), 60_000);
@@ -1059,6 +1048,30 @@ function checkAlive(vpn: readonly Proc[], when: string): void {
   }
 }
 
+/**
+ * A second ping at rest (200 at 100 Hz) under `tcpdump -i any` in the client namespace, cut into
+ * hops (hops.ts). Null, with a note, when tcpdump is missing or the capture shows no full ping.
+ */
+async function captureHops(net: Netns, topo: Topology, notes: string[]): Promise<Hops | null> {
+  if (which("tcpdump") === null) {
+    notes.push("tcpdump missing: no hop figures");
+    return null;
+  }
+  const file = `${await net.tempDir()}/hops.pcap`;
+  const capture = net.spawn(topo.client, "tcpdump", [
+    "tcpdump",
+    ...["-i", "any", "-nn", "-U", "-Z", "root", "-w", file, "icmp or udp"],
+  ]);
+  await capture.waitForLine(/listening on/, 10_000, "stderr");
+  await ping(net, topo, ["-c", "200", "-i", "0.01", "-W", "1", "-w", "10"], 20_000);
+  await sleep(200);
+  await capture.stop();
+  const text = await run(["tcpdump", "-nn", "-tt", "-r", file], { timeoutMs: 30_000 });
+  const hops = parseHops(text.stdout);
+  if (hops === null) notes.push("the capture showed no complete ping: no hop figures");
+  return hops;
+}
+
 /** The single-flow TCP test with ping alongside and the VPN's CPU time around it. */
 async function tcpUnderLoad(net: Netns, topo: Topology, seconds: number, sample: Sample) {
   const cpuBefore = await vpnCpuSeconds(topo.vpn);
@@ -1092,6 +1105,7 @@ async function measure(net: Netns, topo: Topology, seconds: number, sample: Samp
   await server.waitForLine(/Server listening/, 10_000, "stdout");
   const rest = await ping(net, topo, ["-c", "50", "-i", "0.01", "-W", "1", "-w", "10"], 20_000);
   sample.rttRestMs = rest.avgMs;
+  if (topo.vpn.length > 0) sample.hops = await captureHops(net, topo, sample.notes);
   await tcpUnderLoad(net, topo, seconds, sample);
   await sleep(300);
   sample.tcp4Mbps = (await iperf(net, topo, seconds, ["-P", "4"])).mbps;
@@ -1135,6 +1149,8 @@ async function buildTopology(net: Netns, system: SystemId, ctx: StepContext) {
       return await setupWireguardGo(net, keys.wg, ctx.hex, ctx.wireguardGo);
     case "centipede-1":
       return await setupCentipede(net, keys.centipede, 1);
+    case "centipede-w2":
+      return await setupCentipede(net, keys.centipede, 1, ["--workers=2"]);
     case "centipede-2":
       return await setupCentipede(net, keys.centipede, 2);
   }

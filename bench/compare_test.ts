@@ -7,13 +7,10 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/parse.ts";
 import { parseProcStatTicks, parseVmHwmKiB } from "./_netns.ts";
+import { formatNumber, formatRatio, formatStats, median, stats } from "./compare_stats.ts";
 import {
   centipedeConfig,
   emptySample,
-  formatNumber,
-  formatRatio,
-  formatStats,
-  median,
   parseIperf,
   parseOptions,
   parsePing,
@@ -22,7 +19,6 @@ import {
   renderTable,
   runOrder,
   type Sample,
-  stats,
   summarize,
   type SystemId,
   SYSTEMS,
@@ -208,6 +204,10 @@ const SAMPLES: Sample[] = [
   sample("wireguard-go", 2, { tcp1Mbps: 600, rttRestMs: 0.45, rttLoadMs: 4.05, cpuPerGbit: 2 }),
   sample("centipede-1", 1, { tcp1Mbps: 1100, rttRestMs: 0.83, cpuPerGbit: 1.5 }),
   sample("centipede-1", 2, { error: "boom", tcp1Mbps: 1 }),
+  sample("centipede-w2", 1, {
+    tcp1Mbps: 800,
+    hops: { outUs: 30, turnUs: 60, inUs: 25, totalUs: 115, pings: 200 },
+  }),
   sample("centipede-2", 1, { tcp1Mbps: 550, rttRestMs: 0.93, otherNamespaces: ["cp12ab"] }),
 ];
 
@@ -223,6 +223,8 @@ Deno.test("summarize: medians, overhead against the same run's veth, failed samp
   assert.equal(s.cpuPerGbit.veth, null);
   assert.equal(s.rss["wireguard-go"]!.median, 51);
   assert.equal(s.udp.veth, null);
+  assert.equal(s.hopTurn["centipede-w2"]!.median, 60);
+  assert.equal(s.hopOut.veth, null);
 });
 
 Deno.test("renderTable and renderMarkdown: one row per metric, ratio columns, failures listed", () => {
@@ -232,7 +234,7 @@ Deno.test("renderTable and renderMarkdown: one row per metric, ratio columns, fa
   const tcp1 = lines.find((l) => l.startsWith("| TCP 1 flow"))!;
   assert.equal(
     tcp1,
-    "| TCP 1 flow (Mbit/s) | 15500 (15000–16000) | 550 (500–600) | 1100 n=1 | 550 n=1 | 2.00× | 1.00× |",
+    "| TCP 1 flow (Mbit/s) | 15500 (15000–16000) | 550 (500–600) | 1100 n=1 | 800 n=1 | 550 n=1 | 2.00× | 1.45× | 1.00× |",
   );
   const md = renderMarkdown(
     {
@@ -260,7 +262,7 @@ Deno.test("renderTable and renderMarkdown: one row per metric, ratio columns, fa
   assert.match(md, /`deno run -A bench\/compare.ts --runs 2`/);
   assert.match(md, /- a warning/);
   assert.match(md, /- run 2, centipede-1: boom/);
-  assert.match(md, /Not a quiet machine:\*\* during 1 of 7 steps/);
+  assert.match(md, /Not a quiet machine:\*\* during 1 of 8 steps/);
 });
 
 Deno.test("renderSvg: a well-formed SVG with a bar per value", () => {

@@ -1,0 +1,49 @@
+/**
+ * Medians, ranges and their formatting for the side-by-side benchmark (compare.ts, hops.ts).
+ * @module
+ */
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Median, extremes and count of some samples. */
+export interface Stats {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+/** Stats of the finite values among `xs`; null when there are none. */
+export function stats(xs: readonly (number | null | undefined)[]): Stats | null {
+  const v = xs.filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+  if (v.length === 0) return null;
+  return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
+}
+
+/** A number with as many decimals as its size deserves: 12345, 123, 12.3, 1.23, 0.123. */
+export function formatNumber(x: number): string {
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  const digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+  return x.toFixed(digits);
+}
+
+/** `median (min–max)`, or just the value for one sample; `n=K` when samples are missing. */
+export function formatStats(s: Stats | null, runs: number): string {
+  if (s === null) return "—";
+  const range = s.n > 1 ? ` (${formatNumber(s.min)}–${formatNumber(s.max)})` : "";
+  const missing = s.n < runs ? ` n=${s.n}` : "";
+  return `${formatNumber(s.median)}${range}${missing}`;
+}
+
+/** `a / b` of two medians as `0.42×`, or — when either is missing or b is 0. */
+export function formatRatio(a: Stats | null, b: Stats | null): string {
+  if (a === null || b === null || b.median === 0) return "—";
+  const r = a.median / b.median;
+  return `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
+}
