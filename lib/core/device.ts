@@ -19,10 +19,9 @@ import {
   MSG_DATA,
   MSG_INITIATION,
   MSG_RESPONSE,
-  REJECT_AFTER_MESSAGES,
-  REJECT_AFTER_TIME_MS,
 } from "./constants.ts";
 import { isValidPublicKey, publicKeyOf } from "./crypto.ts";
+import { checkCounter, DROPPED, DUPLICATE } from "./data_receive.ts";
 import { type DropCounters, newDropCounters } from "./drops.ts";
 import { type Identity, identity, readInitiation, readResponse } from "./handshake.ts";
 import { IPV4_DST, IPV6_DST, ipVersion } from "./ip.ts";
@@ -32,7 +31,6 @@ import type { Endpoint, LocalEnd } from "./path.ts";
 import { Peer, type PeerOptions } from "./peer.ts";
 import { readU32 } from "./wire.ts";
 import type { PeerContext } from "./peer_context.ts";
-import { Replay } from "./replay.ts";
 import { randomU32, type Rng } from "./rng.ts";
 import type { Session } from "./session.ts";
 import { TokenBucket } from "./token_bucket.ts";
@@ -208,14 +206,10 @@ export class Device implements PeerContext {
     const entry = this.#indices.get(readU32(buf, 4) | 0);
     const session = entry?.session;
     if (!session) return void this.drops.unknownIndex++;
-    const high = readU32(buf, 12);
-    const counter = readU32(buf, 8) + high * 2 ** 32;
-    if (counter >= REJECT_AFTER_MESSAGES) return void this.drops.counterTooLarge++;
-    if (session.age(now) >= REJECT_AFTER_TIME_MS) return void this.drops.sessionExpired++;
-    const verdict = session.replay.check(counter);
-    if (verdict === Replay.TooOld) return void this.drops.tooOld++;
+    const counter = checkCounter(buf, session, now, this.drops);
+    if (counter === DROPPED) return;
     const peer = entry.peer;
-    if (verdict === Replay.Duplicate) {
+    if (counter === DUPLICATE) {
       peer.countCopy(local, from, length);
       return void this.drops.duplicate++;
     }

@@ -33,8 +33,9 @@ import {
   REKEY_AFTER_TIME_MS,
   REKEY_AFTER_TIME_RESPONDER_MS,
 } from "./constants.ts";
+import { admitInner, checkCounter, deliverInner, DROPPED, DUPLICATE } from "./data_receive.ts";
 import { type DropCounters, newDropCounters } from "./drops.ts";
-import { ipDeclaredLength, IPV4_DST, IPV4_SRC, IPV6_DST, IPV6_SRC, ipVersion } from "./ip.ts";
+import { IPV4_DST, IPV6_DST, ipVersion } from "./ip.ts";
 import {
   type LanePeer,
   type LanePlan,
@@ -56,7 +57,6 @@ import {
 } from "./lane_plan.ts";
 import type { Output } from "./output.ts";
 import { type Endpoint, Path, pathKey } from "./path.ts";
-import { Replay } from "./replay.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
 import { readU32, writeDataHeader } from "./wire.ts";
@@ -329,15 +329,12 @@ export class Lane {
       return void this.drops.unknownType++;
     }
     const session = entry.session;
-    const counter = readU32(buf, 8) + readU32(buf, 12) * 2 ** 32;
     const mainNow = now + this.#clockOffsetMs;
-    if (counter >= REJECT_AFTER_MESSAGES) return void this.drops.counterTooLarge++;
-    if (session.age(mainNow) >= REJECT_AFTER_TIME_MS) return void this.drops.sessionExpired++;
-    const verdict = session.replay.check(counter);
-    if (verdict === Replay.TooOld) return void this.drops.tooOld++;
+    const counter = checkCounter(buf, session, mainNow, this.drops);
+    if (counter === DROPPED) return;
     const peer = entry.peer;
     const path = peer.pathOf(local, from);
-    if (verdict === Replay.Duplicate) return this.#countCopy(peer, path, length);
+    if (counter === DUPLICATE) return this.#countCopy(peer, path, length);
     if (!session.receiver.open(buf, DATA_HEADER_BYTES, length - DATA_HEADER_BYTES, counter)) {
       return void this.drops.authFailed++;
     }
@@ -394,24 +391,23 @@ export class Lane {
     now: number,
   ): void {
     const { session, peer } = entry;
-    const at = DATA_HEADER_BYTES;
-    const version = ipVersion(buf, at, payload);
-    const src = at + (version === 4 ? IPV4_SRC : IPV6_SRC);
-    if (version === 0 || this.#allowedIps.lookup(buf, src, version) !== peer) {
-      session.reorder.push(counter, undefined, false, now, this.#deliverCopy);
-      if (version === 0) return void this.drops.badInnerPacket++;
-      return void this.drops.sourceNotAllowed++;
-    }
+    const deliver = this.#deliverCopy;
+    const length = admitInner(
+      buf,
+      payload,
+      peer,
+      this.#allowedIps,
+      this.drops,
+      session,
+      counter,
+      now,
+      deliver,
+    );
+    if (length < 0) return;
     this.#touch(peer, now + this.#clockOffsetMs);
     this.#stats[peer.record + PEER_PACKETS_RECEIVED]++;
     if (path) this.#stats[path.record + PATH_FIRST_ARRIVALS]++;
-    const length = ipDeclaredLength(buf, at, version);
-    if ((buf[1] & FLAG_SEQUENCED) === 0) {
-      this.#output.deliver(buf, at, length);
-      session.reorder.push(counter, undefined, false, now, this.#deliverCopy);
-      return;
-    }
-    session.reorder.push(counter, buf.subarray(at, at + length), true, now, this.#deliverCopy);
+    deliverInner(buf, length, session, counter, now, this.#output, deliver);
   }
 
   // ---- Timers ----

@@ -45,6 +45,7 @@ import {
   TRAFFIC_ACTIVE_WINDOW_MS,
   UNVALIDATED_AMPLIFICATION,
 } from "./constants.ts";
+import { admitInner, deliverInner } from "./data_receive.ts";
 import {
   createInitiation,
   createResponse,
@@ -55,7 +56,6 @@ import {
   verifyInitiation,
   verifyResponse,
 } from "./handshake.ts";
-import { ipDeclaredLength, IPV4_SRC, IPV6_SRC, ipVersion } from "./ip.ts";
 import type { Endpoint, Path } from "./path.ts";
 import { describePath, PathTable } from "./path_table.ts";
 import type { PeerContext } from "./peer_context.ts";
@@ -540,25 +540,24 @@ export class Peer {
     path: Path | undefined,
     now: number,
   ): void {
-    const at = DATA_HEADER_BYTES;
-    const version = ipVersion(buf, at, payload);
-    const src = at + (version === 4 ? IPV4_SRC : IPV6_SRC);
-    if (version === 0 || this.#ctx.allowedIps.lookup(buf, src, version) !== this) {
-      session.reorder.push(counter, undefined, false, now, this.#deliver);
-      if (version === 0) return void this.#ctx.drops.badInnerPacket++;
-      return void this.#ctx.drops.sourceNotAllowed++;
-    }
+    const { allowedIps, drops, output } = this.#ctx;
+    const deliver = this.#deliver;
+    const length = admitInner(
+      buf,
+      payload,
+      this,
+      allowedIps,
+      drops,
+      session,
+      counter,
+      now,
+      deliver,
+    );
+    if (length < 0) return;
     this.#touch(now);
     this.counters.packetsReceived++;
     if (path) path.firstArrivals++;
-    const length = ipDeclaredLength(buf, at, version);
-    if ((buf[1] & FLAG_SEQUENCED) === 0) {
-      // The common case: delivered at once, without a view; the buffer only notes the counter.
-      this.#ctx.output.deliver(buf, at, length);
-      session.reorder.push(counter, undefined, false, now, this.#deliver);
-      return;
-    }
-    session.reorder.push(counter, buf.subarray(at, at + length), true, now, this.#deliver);
+    deliverInner(buf, length, session, counter, now, output, deliver);
   }
 
   #handleFrame(
