@@ -39,6 +39,15 @@ import { type EngineOptions, type IoCounters, localEnds, newIoCounters } from ".
 import { DeadlineTimer } from "./deadline_timer.ts";
 import { LaneLedger } from "./lane_ledger.ts";
 
+/**
+ * The worker's module: `lane_worker.ts` beside this file in a checkout or a compiled binary, and
+ * `lane_worker.js` beside the bundle (`deno task bundle` writes both to `dist/`).
+ */
+const LANE_WORKER_URL = new URL(
+  import.meta.url.endsWith(".ts") ? "./lane_worker.ts" : "./lane_worker.js",
+  import.meta.url,
+);
+
 /** Messages to a worker. */
 export type ToLane =
   | {
@@ -159,7 +168,7 @@ export class WorkerEngine {
     this.#ledger.restart(this.#stats);
     const plan = this.#ledger.plan(performance.now()) ?? { peers: [] };
     this.#workers = this.#options.queues.map((_queue, lane) => {
-      const worker = new Worker(new URL("./lane_worker.ts", import.meta.url), { type: "module" });
+      const worker = new Worker(LANE_WORKER_URL, { type: "module" });
       worker.onmessage = (event: MessageEvent<FromLane>) => this.#onMessage(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
