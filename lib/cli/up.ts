@@ -146,10 +146,13 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   const current = running;
   const listen = sockets.map((s) => formatAddr(s.localAddr)).join(" ");
   const on = Object.entries(backends(engine, options.udp, backend)).map(([k, v]) => `${k}=${v}`);
-  log.info(
-    `interface ${name} is up: ${plural(config.peers.length, "peer")}, mtu ${config.mtu}, ` +
-      `listening on ${listen}, backends: ${on.join(" ")}`,
-  );
+  // Not when the data plane failed to start (a worker that could not load): it is stopping.
+  if (!fatal) {
+    log.info(
+      `interface ${name} is up: ${plural(config.peers.length, "peer")}, mtu ${config.mtu}, ` +
+        `listening on ${listen}, backends: ${on.join(" ")}`,
+    );
+  }
   await stopped;
   log.info(fatal ? `stopping: ${fatal.message}` : "shutting down");
   await tearDown(name, current.config, engine, iface, log);

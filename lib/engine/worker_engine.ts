@@ -190,16 +190,24 @@ export class WorkerEngine {
     ));
   }
 
-  /** Posts `message` and resolves when the worker answers `reply` (or after a timeout). */
+  /**
+   * Posts `message` and resolves when the worker answers `reply`, fails (its error goes to
+   * `onFatal` through `onerror`), or after a timeout.
+   */
   #request(worker: Worker, reply: "started" | "stopped", message: ToLane): Promise<void> {
     return new Promise((resolve) => {
-      const timeout = setTimeout(resolve, STOP_TIMEOUT_MS);
-      worker.addEventListener("message", function listener(event) {
-        if ((event as MessageEvent<FromLane>).data.t !== reply) return;
+      const done = () => {
         clearTimeout(timeout);
-        worker.removeEventListener("message", listener);
+        worker.removeEventListener("message", onMessage);
+        worker.removeEventListener("error", done);
         resolve();
-      });
+      };
+      const onMessage = (event: MessageEvent<FromLane>) => {
+        if (event.data.t === reply) done();
+      };
+      const timeout = setTimeout(done, STOP_TIMEOUT_MS);
+      worker.addEventListener("message", onMessage);
+      worker.addEventListener("error", done);
       worker.postMessage(message);
     });
   }
