@@ -12,7 +12,7 @@ import {
   REJECT_AFTER_MESSAGES,
   REJECT_AFTER_TIME_MS,
 } from "./constants.ts";
-import type { DropCounters } from "./drops.ts";
+import type { DropCounters, DropReason } from "./drops.ts";
 import { ipDeclaredLength, IPV4_SRC, IPV6_SRC, ipVersion } from "./ip.ts";
 import type { Output } from "./output.ts";
 import type { Deliver } from "./reorder.ts";
@@ -37,11 +37,16 @@ export function checkCounter(
   drops: DropCounters,
 ): number {
   const counter = readU32(buf, 8) + readU32(buf, 12) * 2 ** 32;
-  if (counter >= REJECT_AFTER_MESSAGES) return drops.counterTooLarge++, DROPPED;
-  if (session.age(now) >= REJECT_AFTER_TIME_MS) return drops.sessionExpired++, DROPPED;
+  if (counter >= REJECT_AFTER_MESSAGES) return dropped(drops, "counterTooLarge");
+  if (session.age(now) >= REJECT_AFTER_TIME_MS) return dropped(drops, "sessionExpired");
   const verdict = session.replay.check(counter);
-  if (verdict === Replay.TooOld) return drops.tooOld++, DROPPED;
+  if (verdict === Replay.TooOld) return dropped(drops, "tooOld");
   return verdict === Replay.Duplicate ? DUPLICATE : counter;
+}
+
+function dropped(drops: DropCounters, reason: DropReason): typeof DROPPED {
+  drops[reason]++;
+  return DROPPED;
 }
 
 /**
