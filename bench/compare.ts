@@ -1299,7 +1299,8 @@ async function main(args: readonly string[]): Promise<number> {
   const keys = await makeKeys(options.wireguardGo, warnings);
   const hex = randomHex(4);
   const prefix = `cpb${hex}`;
-  const perSystem = 3 * (options.seconds + 0.5) + 2;
+  // Three iperf3 tests, three 2-second pings at rest (plain, busy CPUs, captured), set-up.
+  const perSystem = 3 * (options.seconds + 0.5) + 12;
   log(
     `namespaces ${prefix}-*; ${options.runs} run(s) x ${options.systems.length} systems, ` +
       `about ${Math.ceil(options.runs * options.systems.length * perSystem / 60)} minutes`,
