@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { nobleAead } from "./aead_noble.ts";
+import { testSession } from "./_fixture.ts";
 import { AllowedIps } from "./allowed_ips.ts";
 import {
   DATA_HEADER_BYTES,
@@ -10,23 +10,9 @@ import {
 } from "./constants.ts";
 import { admitInner, checkCounter, deliverInner, DROPPED, DUPLICATE } from "./data_receive.ts";
 import { newDropCounters } from "./drops.ts";
-import { Session } from "./session.ts";
 import { writeDataHeader } from "./wire.ts";
 
-function session(now = 0): Session {
-  const keys = {
-    initiatorToResponder: new Uint8Array(32),
-    responderToInitiator: new Uint8Array(32),
-  };
-  return new Session({
-    backend: nobleAead,
-    keys,
-    localIndex: 1,
-    remoteIndex: 2,
-    isInitiator: true,
-    now,
-  });
-}
+const session = (now = 0) => testSession(2, now);
 
 /** A data message around an IPv4 packet from `src` (20-byte header, `extra` bytes after it). */
 function message(counter: number, src: number[], flags = 0, extra = 8): Uint8Array {

@@ -1,23 +1,9 @@
 import { strict as assert } from "node:assert";
-import { nobleAead } from "./aead_noble.ts";
 import { REJECT_AFTER_TIME_MS } from "./constants.ts";
-import { Session } from "./session.ts";
+import { testSession } from "./_fixture.ts";
 import { SessionSet } from "./session_set.ts";
 
-function session(index: number, now: number, isInitiator = true): Session {
-  const keys = {
-    initiatorToResponder: new Uint8Array(32),
-    responderToInitiator: new Uint8Array(32),
-  };
-  return new Session({
-    backend: nobleAead,
-    keys,
-    localIndex: index,
-    remoteIndex: index,
-    isInitiator,
-    now,
-  });
-}
+const session = testSession;
 
 Deno.test("SessionSet: install shifts current to previous and retires the older one", () => {
   const retired: number[] = [];
