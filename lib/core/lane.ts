@@ -49,6 +49,7 @@ import {
   PATH_LAST_SEND_AT,
   PATH_PACKETS_RECEIVED,
   PATH_PACKETS_SENT,
+  pathEstimates,
   PEER_DUPLICATES,
   PEER_LAST_TRAFFIC_AT,
   PEER_PACKETS_RECEIVED,
@@ -199,16 +200,7 @@ export class Lane {
           }),
           record,
         };
-      const path = state.path;
-      path.state = lp.state;
-      path.stateSince = lp.stateSince;
-      path.srttMs = lp.srttMs;
-      path.rttvarMs = lp.rttvarMs;
-      path.minRttMs = lp.minRttMs;
-      path.lossRate = lp.lossRate;
-      path.deliveryRate = lp.deliveryRate;
-      path.probeId = lp.probeId;
-      path.probeSentAt = lp.probeSentAt;
+      Object.assign(state.path, pathEstimates(lp));
       byKey.set(key, state);
     }
     for (const [key, state] of peer.byKey) {

@@ -14,27 +14,47 @@
 import type { Mode } from "../config/config.ts";
 import { DROP_REASONS } from "./drops.ts";
 import type { SessionKeys } from "./handshake.ts";
-import type { PathState } from "./path.ts";
+import type { Path } from "./path.ts";
 import type { SessionMemory } from "./session.ts";
 
+/** The state and estimators of a path that its mirror in a lane copies (the scheduler reads them). */
+export type PathEstimates = Pick<
+  Path,
+  | "state"
+  | "stateSince"
+  | "srttMs"
+  | "rttvarMs"
+  | "minRttMs"
+  | "lossRate"
+  | "deliveryRate"
+  | "probeId"
+  | "probeSentAt"
+>;
+
+/** The estimates of `path` (the device's path, or a plan's copy of one), as a new object. */
+export function pathEstimates(path: PathEstimates): PathEstimates {
+  return {
+    state: path.state,
+    stateSince: path.stateSince,
+    srttMs: path.srttMs,
+    rttvarMs: path.rttvarMs,
+    minRttMs: path.minRttMs,
+    lossRate: path.lossRate,
+    deliveryRate: path.deliveryRate,
+    probeId: path.probeId,
+    probeSentAt: path.probeSentAt,
+  };
+}
+
 /** One path as a lane's scheduler sees it. */
-export interface LanePath {
+export interface LanePath extends Readonly<PathEstimates> {
   /** Record slot of its counters. */
   readonly slot: number;
   readonly local: number;
   readonly hostname: string;
   readonly port: number;
-  readonly state: PathState;
-  readonly stateSince: number;
   readonly backup: boolean;
   readonly priority: number;
-  readonly srttMs: number;
-  readonly rttvarMs: number;
-  readonly minRttMs: number;
-  readonly lossRate: number;
-  readonly deliveryRate: number;
-  readonly probeId: number;
-  readonly probeSentAt: number;
 }
 
 /** One session a lane may open packets of (and send with, when it is the peer's current one). */

@@ -22,6 +22,7 @@ import {
   PATH_LAST_SEND_AT,
   PATH_PACKETS_RECEIVED,
   PATH_PACKETS_SENT,
+  pathEstimates,
   PEER_DUPLICATES,
   PEER_LAST_TRAFFIC_AT,
   PEER_PACKETS_RECEIVED,
@@ -186,17 +187,9 @@ export class LaneLedger {
         local: path.local,
         hostname: path.remote.hostname,
         port: path.remote.port,
-        state: path.state,
-        stateSince: path.stateSince,
         backup: path.backup,
         priority: path.priority,
-        srttMs: path.srttMs,
-        rttvarMs: path.rttvarMs,
-        minRttMs: path.minRttMs,
-        lossRate: path.lossRate,
-        deliveryRate: path.deliveryRate,
-        probeId: path.probeId,
-        probeSentAt: path.probeSentAt,
+        ...pathEstimates(path),
       });
     }
     const sessions = peer.confirmedSessions.map((s) => {
