@@ -11,7 +11,10 @@
  * turns, the order reversed every other run (A B C D, D C B A, ...), so a drift of the machine
  * hits them all alike. Per run and system:
  *
- * - ping RTT at rest: `ping -c 200 -i 0.01`, average;
+ * - ping RTT right after start: `ping -c 200 -i 0.01`, average (a JIT-compiled tunnel still runs
+ *   much of its data path unoptimized here);
+ * - warm-up, the same for every system: a flood ping (`ping -f -c 5000`), its average recorded;
+ * - ping RTT at rest, warmed up: `ping -c 200 -i 0.01`, average;
  * - the same with one idle-priority busy loop per CPU, so that no CPU halts (a VM's idle CPUs do);
  * - where that RTT goes (tunnels): 200 more pings at rest under `tcpdump -i any` in the client
  *   namespace, cut into client send hop, server turn and client receive hop (hops.ts);
@@ -50,6 +53,7 @@ import {
 } from "./_netns.ts";
 import { formatNumber, formatRatio, formatStats, type Stats, stats } from "./compare_stats.ts";
 import { type Hops, parseHops } from "./hops.ts";
+import { type PairedRound, renderPaired, summarizePaired } from "./paired_rtt.ts";
 
 /** Repository root, with a trailing slash. */
 const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -68,11 +72,14 @@ export interface Options {
   readonly wireguardGo: string;
   /** The systems to measure (default all), in table order. */
   readonly systems: readonly SystemDef[];
+  /** Rounds of the paired ping at rest (0: none). */
+  readonly pairedRounds: number;
 }
 
 export const USAGE =
   `usage: deno run -A bench/compare.ts [--runs N] [--seconds S] [--out DIR] [--quick]
                                      [--wireguard-go PROGRAM] [--systems ID,...]
+                                     [--paired-rounds N]
 
   --runs N                runs per system, alternating order (default 3; --quick: 1)
   --seconds S             length of each iperf3 test (default 5; --quick: 3)
@@ -83,6 +90,9 @@ export const USAGE =
   --systems ID,...        measure only these of veth, wireguard-go, centipede-1,
                           centipede-w2, centipede-2 (default all; ratios need
                           wireguard-go)
+  --paired-rounds N       rounds of the paired ping at rest, after the runs: veth,
+                          wireguard-go and centipede 1 path up at once, pinged in
+                          turns (default 10; --quick: 3; 0: none)
 Needs root (network namespaces, TUN).`;
 
 /** Parses the command line; throws an Error with a usage message on bad input. */
@@ -97,6 +107,7 @@ export function parseOptions(args: readonly string[]): Options | "help" {
       quick: { type: "boolean" },
       "wireguard-go": { type: "string" },
       systems: { type: "string" },
+      "paired-rounds": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -110,6 +121,7 @@ export function parseOptions(args: readonly string[]): Options | "help" {
     quick,
     wireguardGo: values["wireguard-go"] ?? "wireguard-go",
     systems: systemsOption(values.systems),
+    pairedRounds: intOption("--paired-rounds", values["paired-rounds"], quick ? 3 : 10, 0, 50),
   };
 }
 
@@ -248,6 +260,10 @@ export interface Sample {
   udpPps: number | null;
   udpSentPps: number | null;
   udpLossPercent: number | null;
+  /** The first 200 pings after the tunnel came up (before the warm-up). */
+  rttColdMs: number | null;
+  /** The warm-up flood ping (the next ping leaves as soon as the reply is in). */
+  rttFloodMs: number | null;
   rttRestMs: number | null;
   /** The same ping with every CPU kept out of idle by an idle-priority busy loop. */
   rttBusyMs: number | null;
@@ -280,6 +296,8 @@ export function emptySample(system: SystemId, run: number, position: number): Sa
     udpPps: null,
     udpSentPps: null,
     udpLossPercent: null,
+    rttColdMs: null,
+    rttFloodMs: null,
     rttRestMs: null,
     rttBusyMs: null,
     rttLoadMs: null,
@@ -318,6 +336,18 @@ export const METRICS: readonly MetricDef[] = [
   { key: "tcp1", label: "TCP 1 flow (Mbit/s)", tunnelOnly: false, value: (s) => s.tcp1Mbps },
   { key: "tcp4", label: "TCP 4 flows (Mbit/s)", tunnelOnly: false, value: (s) => s.tcp4Mbps },
   { key: "udp", label: "UDP received (packets/s)", tunnelOnly: false, value: (s) => s.udpPps },
+  {
+    key: "rttCold",
+    label: "ping RTT, first 200 after start (ms)",
+    tunnelOnly: false,
+    value: (s) => s.rttColdMs,
+  },
+  {
+    key: "rttFlood",
+    label: "ping RTT, flood (warm-up) (ms)",
+    tunnelOnly: false,
+    value: (s) => s.rttFloodMs,
+  },
   { key: "rttRest", label: "ping RTT at rest (ms)", tunnelOnly: false, value: (s) => s.rttRestMs },
   {
     key: "rttBusy",
@@ -336,6 +366,12 @@ export const METRICS: readonly MetricDef[] = [
     label: "ping loss under load (%)",
     tunnelOnly: false,
     value: (s) => s.rttLoadLossPercent,
+  },
+  {
+    key: "overheadCold",
+    label: "RTT overhead, first 200 after start (ms)",
+    tunnelOnly: true,
+    value: (s, all) => overhead(s, all, (x) => x.rttColdMs),
   },
   {
     key: "overheadRest",
@@ -1066,6 +1102,12 @@ function checkAlive(vpn: readonly Proc[], when: string): void {
 
 /** The ping at rest: 200 at 100 Hz (2 s), each waiting up to 1 s, all within 10 s. */
 const REST_PING = ["-c", "200", "-i", "0.01", "-W", "1", "-w", "10"];
+/**
+ * The warm-up: 5000 pings, each sent when the last reply is in (about 1 s), all within 15 s.
+ * A VPN runs for hours; a JIT-compiled one reaches its optimized code only after a few thousand
+ * packets, and the figures at rest are meant for the tunnel as it runs, not as it starts.
+ */
+const WARM_UP_PING = ["-f", "-c", "5000", "-W", "1", "-w", "15"];
 
 /**
  * The ping at rest again while one `nice -n 19` busy loop per CPU keeps every CPU out of idle
@@ -1144,8 +1186,10 @@ async function measure(net: Netns, topo: Topology, seconds: number, sample: Samp
   for (const p of topo.vpn) sample.notes.push(`VPN process: ${await processName(p.pid) ?? "gone"}`);
   const server = net.spawn(topo.server, "iperf3-server", ["iperf3", "-s", "--forceflush"]);
   await server.waitForLine(/Server listening/, 10_000, "stdout");
-  const rest = await ping(net, topo, REST_PING, 20_000);
-  sample.rttRestMs = rest.avgMs;
+  sample.rttColdMs = (await ping(net, topo, REST_PING, 20_000)).avgMs;
+  sample.rttFloodMs = (await ping(net, topo, WARM_UP_PING, 25_000)).avgMs;
+  await sleep(300);
+  sample.rttRestMs = (await ping(net, topo, REST_PING, 20_000)).avgMs;
   sample.rttBusyMs = await pingWithBusyCpus(net, topo);
   if (topo.vpn.length > 0) sample.hops = await captureHops(net, topo, sample.notes);
   await tcpUnderLoad(net, topo, seconds, sample);
@@ -1238,6 +1282,68 @@ async function runOne(
   return sample;
 }
 
+/** Pings per turn of the paired ping at rest: 100 at 100 Hz, all within 5 s. */
+const PAIRED_PING = ["-c", "100", "-i", "0.01", "-W", "1", "-w", "5"];
+/**
+ * Quiet time before each turn: a centipede that just carried traffic waits in 1 ms polls for a
+ * second after it, and those wake-ups would land in the next system's turn.
+ */
+const PAIRED_SETTLE_MS = 1_200;
+const PAIRED_SYSTEMS: readonly SystemDef[] = SYSTEMS.filter((s) =>
+  s.id === "veth" || s.id === "wireguard-go" || s.id === "centipede-1"
+);
+
+/**
+ * The paired ping at rest (paired_rtt.ts): the bare veth, wireguard-go and centipede 1 path up
+ * at the same time in their own namespaces, each warmed up, then `rounds` rounds of one
+ * PAIRED_PING per system in turns. Throws when a system cannot be built or stops answering.
+ */
+async function pairedRest(ctx: StepContext, rounds: number): Promise<PairedRound[]> {
+  const nets = PAIRED_SYSTEMS.map((s) => new Netns(`${ctx.prefix}-${s.tag}p`, ctx.prefix));
+  try {
+    const topos: Topology[] = [];
+    for (const [i, system] of PAIRED_SYSTEMS.entries()) {
+      topos.push(await buildTopology(nets[i], system.id, ctx));
+      await ping(nets[i], topos[i], WARM_UP_PING, 25_000);
+    }
+    const out: PairedRound[] = [];
+    for (let r = 1; r <= rounds && !isStopping(); r++) {
+      const ms: (number | null)[] = [];
+      for (const i of runOrder([0, 1, 2], r)) {
+        await sleep(PAIRED_SETTLE_MS);
+        ms[i] = (await ping(nets[i], topos[i], PAIRED_PING, 10_000)).avgMs;
+        checkAlive(topos[i].vpn, `in round ${r} of the paired ping`);
+      }
+      out.push({ vethMs: ms[0], wireguardGoMs: ms[1], centipedeMs: ms[2] });
+    }
+    return out;
+  } finally {
+    for (const net of nets) await net.cleanup();
+  }
+}
+
+/** Runs the paired ping when asked for and possible; a failure is a warning, not an abort. */
+async function pairedStep(
+  options: Options,
+  ctx: StepContext,
+  warnings: string[],
+): Promise<PairedRound[] | null> {
+  if (options.pairedRounds === 0 || isStopping()) return null;
+  if (ctx.keys.wg === null) {
+    warnings.push("no paired ping at rest: wireguard-go or wg is missing");
+    return null;
+  }
+  log(`paired ping at rest: ${options.pairedRounds} rounds`);
+  try {
+    return await pairedRest(ctx, options.pairedRounds);
+  } catch (error) {
+    const msg = `the paired ping at rest FAILED: ${(error as Error).message}`;
+    loud(msg);
+    warnings.push(msg);
+    return null;
+  }
+}
+
 async function makeKeys(wgGo: string, warnings: string[]): Promise<Keys> {
   let wg: Keys["wg"] = null;
   if (which("wg") === null || !programExists(wgGo)) {
@@ -1299,20 +1405,25 @@ async function main(args: readonly string[]): Promise<number> {
   const keys = await makeKeys(options.wireguardGo, warnings);
   const hex = randomHex(4);
   const prefix = `cpb${hex}`;
-  // Three iperf3 tests, three 2-second pings at rest (plain, busy CPUs, captured), set-up.
-  const perSystem = 3 * (options.seconds + 0.5) + 12;
+  // Three iperf3 tests, four 2-second pings at rest (cold, warm, busy CPUs, captured), the
+  // warm-up flood, set-up.
+  const perSystem = 3 * (options.seconds + 0.5) + 16;
+  // Set-up and warm-up of three systems, then three 1-second turns after a settling pause.
+  const pairedSeconds = options.pairedRounds > 0 ? 20 + options.pairedRounds * 3 * 2.4 : 0;
+  const minutes = (options.runs * options.systems.length * perSystem + pairedSeconds) / 60;
   log(
     `namespaces ${prefix}-*; ${options.runs} run(s) x ${options.systems.length} systems, ` +
-      `about ${Math.ceil(options.runs * options.systems.length * perSystem / 60)} minutes`,
+      `${options.pairedRounds} paired round(s), about ${Math.ceil(minutes)} minutes`,
   );
   const samples: Sample[] = [];
+  const ctx = { prefix, hex, keys, seconds: options.seconds, wireguardGo: options.wireguardGo };
   for (let r = 1; r <= options.runs && !isStopping(); r++) {
     for (const [i, system] of runOrder(options.systems, r).entries()) {
       if (isStopping()) break;
-      const ctx = { prefix, hex, keys, seconds: options.seconds, wireguardGo: options.wireguardGo };
       samples.push(await runOne(system, r, i + 1, ctx));
     }
   }
+  const paired = await pairedStep(options, ctx, warnings);
   const left = await sweep();
   if (left.length > 0) {
     const msg = `namespaces were left behind (now deleted): ${left.join(" ")}`;
@@ -1325,7 +1436,9 @@ async function main(args: readonly string[]): Promise<number> {
     warnings.push(msg);
     loud(`${msg}\nthe other systems are reported all the same`);
   }
-  const markdown = renderMarkdown(info, options, samples, warnings);
+  const pairedSummary = paired === null ? null : summarizePaired(paired);
+  const markdown = renderMarkdown(info, options, samples, warnings) +
+    (pairedSummary === null ? "" : `\n${renderPaired(pairedSummary, 100)}`);
   const svg = renderSvg(samples, `centipede vs wireguard-go, ${info.date}, ${info.nproc} CPUs`);
   const written = await writeOutputs(options.outDir, markdown, svg, {
     info,
@@ -1334,6 +1447,7 @@ async function main(args: readonly string[]): Promise<number> {
     metrics: METRICS.map((m) => ({ key: m.key, label: m.label })),
     summary: summarize(samples),
     samples,
+    paired: paired === null ? null : { rounds: paired, summary: pairedSummary },
     warnings,
   });
   console.log(written);

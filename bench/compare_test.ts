@@ -130,7 +130,11 @@ Deno.test("parseOptions: defaults, --quick, explicit values, errors", () => {
   assert.equal(d.seconds, 5);
   assert.ok(d.outDir.endsWith("/bench/results"));
   const q = parseOptions(["--quick"]);
-  assert.ok(q !== "help" && q.runs === 1 && q.seconds === 3 && q.quick);
+  assert.ok(q !== "help" && q.runs === 1 && q.seconds === 3 && q.quick && q.pairedRounds === 3);
+  assert.ok(d.pairedRounds === 10);
+  const p = parseOptions(["--paired-rounds", "0"]);
+  assert.ok(p !== "help" && p.pairedRounds === 0);
+  assert.throws(() => parseOptions(["--paired-rounds", "51"]), /--paired-rounds takes/);
   const e = parseOptions(["--runs", "5", "--seconds", "2", "--out", "/tmp/x"]);
   assert.ok(e !== "help" && e.runs === 5 && e.seconds === 2 && e.outDir === "/tmp/x");
   assert.equal(parseOptions(["--help"]), "help");
@@ -255,6 +259,7 @@ Deno.test("renderTable and renderMarkdown: one row per metric, ratio columns, fa
       quick: false,
       wireguardGo: "wireguard-go",
       systems: SYSTEMS,
+      pairedRounds: 10,
     },
     SAMPLES,
     ["a warning"],
