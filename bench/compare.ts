@@ -1282,8 +1282,9 @@ async function runOne(
   return sample;
 }
 
-/** Pings per turn of the paired ping at rest: 100 at 100 Hz, all within 5 s. */
-const PAIRED_PING = ["-c", "100", "-i", "0.01", "-W", "1", "-w", "5"];
+/** Pings per turn of the paired ping at rest, at 100 Hz, all within 5 s. */
+const PAIRED_PINGS = 100;
+const PAIRED_PING = ["-c", String(PAIRED_PINGS), "-i", "0.01", "-W", "1", "-w", "5"];
 /**
  * Quiet time before each turn: a centipede that just carried traffic waits in 1 ms polls for a
  * second after it, and those wake-ups would land in the next system's turn.
@@ -1322,12 +1323,15 @@ async function pairedRest(ctx: StepContext, rounds: number): Promise<PairedRound
   }
 }
 
-/** Runs the paired ping when asked for and possible; a failure is a warning, not an abort. */
+/**
+ * Runs the paired ping when asked for and possible (null when not). A failure is reported and
+ * listed with the warnings, and the other figures are written all the same.
+ */
 async function pairedStep(
   options: Options,
   ctx: StepContext,
   warnings: string[],
-): Promise<PairedRound[] | null> {
+): Promise<PairedRound[] | "failed" | null> {
   if (options.pairedRounds === 0 || isStopping()) return null;
   if (ctx.keys.wg === null) {
     warnings.push("no paired ping at rest: wireguard-go or wg is missing");
@@ -1340,7 +1344,7 @@ async function pairedStep(
     const msg = `the paired ping at rest FAILED: ${(error as Error).message}`;
     loud(msg);
     warnings.push(msg);
-    return null;
+    return "failed";
   }
 }
 
@@ -1436,9 +1440,10 @@ async function main(args: readonly string[]): Promise<number> {
     warnings.push(msg);
     loud(`${msg}\nthe other systems are reported all the same`);
   }
-  const pairedSummary = paired === null ? null : summarizePaired(paired);
+  const rounds = Array.isArray(paired) ? paired : null;
+  const pairedSummary = rounds === null ? null : summarizePaired(rounds);
   const markdown = renderMarkdown(info, options, samples, warnings) +
-    (pairedSummary === null ? "" : `\n${renderPaired(pairedSummary, 100)}`);
+    (pairedSummary === null ? "" : `\n${renderPaired(pairedSummary, PAIRED_PINGS)}`);
   const svg = renderSvg(samples, `centipede vs wireguard-go, ${info.date}, ${info.nproc} CPUs`);
   const written = await writeOutputs(options.outDir, markdown, svg, {
     info,
@@ -1447,12 +1452,12 @@ async function main(args: readonly string[]): Promise<number> {
     metrics: METRICS.map((m) => ({ key: m.key, label: m.label })),
     summary: summarize(samples),
     samples,
-    paired: paired === null ? null : { rounds: paired, summary: pairedSummary },
+    paired: rounds === null ? null : { rounds, summary: pairedSummary },
     warnings,
   });
   console.log(written);
   log(`wrote ${options.outDir}/compare.md, compare.json, compare.svg`);
-  return samples.some((s) => s.error !== null) ? 1 : 0;
+  return samples.some((s) => s.error !== null) || paired === "failed" ? 1 : 0;
 }
 
 if (import.meta.main) {
