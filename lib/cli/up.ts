@@ -213,26 +213,17 @@ async function rebindLanes(
   const sets = iface.sets!;
   await engine.pause();
   for (const socket of sets.flat()) socket.close();
-  let opened: FfiUdpSocket[][];
-  let ends = next;
-  let failure: unknown;
-  try {
-    opened = await openPathSocketSets(
-      { ...next, listenPort: next.listenPort || port },
-      engine.lanes,
-    );
-  } catch (error) {
-    failure = error;
-    ends = current;
-    opened = await openPathSocketSets(
-      { ...current, listenPort: current.listenPort || port },
-      engine.lanes,
-    );
-  }
+  const reopened = await openOrRestore(
+    (config) => openPathSocketSets(config, engine.lanes),
+    next,
+    current,
+    port,
+  );
+  const opened = reopened.opened;
   sets.splice(0, sets.length, ...opened);
   iface.sockets.splice(0, iface.sockets.length, ...opened[0]);
-  await engine.resume(opened, endsOf(ends));
-  if (failure) throw failure;
+  await engine.resume(opened, endsOf(reopened.ends));
+  if (reopened.failed) throw reopened.error;
   return opened[0];
 }
 
@@ -257,20 +248,35 @@ async function rebindSockets(
 ): Promise<CountedSocket[]> {
   const port = iface.sockets[0]?.localAddr.port ?? 0;
   for (const socket of iface.sockets) socket.close();
-  let sockets: CountedSocket[];
-  let ends = next;
-  try {
-    sockets = await openPathSockets({ ...next, listenPort: next.listenPort || port }, udp);
-  } catch (error) {
-    ends = current;
-    sockets = await openPathSockets({ ...current, listenPort: current.listenPort || port }, udp);
-    engine.replaceSockets(sockets, endsOf(ends), pollerFor(iface.tun, sockets, udp));
-    iface.sockets.splice(0, iface.sockets.length, ...sockets);
-    throw error;
-  }
-  engine.replaceSockets(sockets, endsOf(ends), pollerFor(iface.tun, sockets, udp));
+  const reopened = await openOrRestore(
+    (config) => openPathSockets(config, udp),
+    next,
+    current,
+    port,
+  );
+  const sockets = reopened.opened;
+  engine.replaceSockets(sockets, endsOf(reopened.ends), pollerFor(iface.tun, sockets, udp));
   iface.sockets.splice(0, iface.sockets.length, ...sockets);
+  if (reopened.failed) throw reopened.error;
   return sockets;
+}
+
+/**
+ * Opens the sockets of `next` (`ListenPort = 0`: the port in use); when that fails, those of
+ * `current` again, and says so: the caller installs what was opened, then throws the error.
+ */
+async function openOrRestore<T>(
+  open: (config: Config) => Promise<T>,
+  next: Config,
+  current: Config,
+  port: number,
+): Promise<{ opened: T; ends: Config; failed: boolean; error?: unknown }> {
+  const withPort = (config: Config) => ({ ...config, listenPort: config.listenPort || port });
+  try {
+    return { opened: await open(withPort(next)), ends: next, failed: false };
+  } catch (error) {
+    return { opened: await open(withPort(current)), ends: current, failed: true, error };
+  }
 }
 
 function endsOf(config: Config) {
