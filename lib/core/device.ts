@@ -10,7 +10,6 @@
 import type { AeadBackend } from "./aead.ts";
 import { AllowedIps } from "./allowed_ips.ts";
 import {
-  DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
   DEVICE_VERIFICATION_BURST,
   DEVICE_VERIFICATIONS_PER_SECOND,
@@ -24,7 +23,6 @@ import { isValidPublicKey, publicKeyOf } from "./crypto.ts";
 import { checkCounter, DROPPED, DUPLICATE } from "./data_receive.ts";
 import { type DropCounters, newDropCounters } from "./drops.ts";
 import { type Identity, identity, readInitiation, readResponse } from "./handshake.ts";
-import { IPV4_DST, IPV6_DST, ipVersion } from "./ip.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { Output } from "./output.ts";
 import type { Endpoint, LocalEnd } from "./path.ts";
@@ -32,6 +30,7 @@ import { Peer, type PeerOptions } from "./peer.ts";
 import { readU32 } from "./wire.ts";
 import type { PeerContext } from "./peer_context.ts";
 import { randomU32, type Rng } from "./rng.ts";
+import { routeOutbound } from "./route_outbound.ts";
 import type { Session } from "./session.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
@@ -237,12 +236,7 @@ export class Device implements PeerContext {
    * TAG_BYTES of room after it. Sent to the peer owning its destination (longest prefix).
    */
   handleOutbound(buf: Uint8Array, length: number, now: number): void {
-    const version = ipVersion(buf, DATA_HEADER_BYTES, length);
-    if (version === 0) return void this.drops.badInnerPacket++;
-    const dst = DATA_HEADER_BYTES + (version === 4 ? IPV4_DST : IPV6_DST);
-    const peer = this.allowedIps.lookup(buf, dst, version);
-    if (!peer) return void this.drops.noRoute++;
-    peer.sendPacket(buf, length, now);
+    routeOutbound(buf, length, this.allowedIps, this.drops)?.sendPacket(buf, length, now);
   }
 
   // ---- From data plane lanes ----

@@ -35,7 +35,6 @@ import {
 } from "./constants.ts";
 import { admitInner, checkCounter, deliverInner, DROPPED, DUPLICATE } from "./data_receive.ts";
 import { type DropCounters, newDropCounters } from "./drops.ts";
-import { IPV4_DST, IPV6_DST, ipVersion } from "./ip.ts";
 import {
   type LanePeer,
   type LanePlan,
@@ -57,6 +56,7 @@ import {
   RECORD_FIELDS,
 } from "./lane_plan.ts";
 import type { Output } from "./output.ts";
+import { routeOutbound } from "./route_outbound.ts";
 import { type Endpoint, Path, pathKey } from "./path.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
@@ -249,11 +249,8 @@ export class Lane {
    * after it): sealed once and sent on the paths the peer's scheduler picks.
    */
   handleOutbound(buf: Uint8Array, length: number, now: number): void {
-    const version = ipVersion(buf, DATA_HEADER_BYTES, length);
-    if (version === 0) return void this.drops.badInnerPacket++;
-    const dst = DATA_HEADER_BYTES + (version === 4 ? IPV4_DST : IPV6_DST);
-    const peer = this.#allowedIps.lookup(buf, dst, version);
-    if (!peer) return void this.drops.noRoute++;
+    const peer = routeOutbound(buf, length, this.#allowedIps, this.drops);
+    if (!peer) return;
     const mainNow = now + this.#clockOffsetMs;
     const session = peer.current;
     const count = session && this.#sendable(session, mainNow)
