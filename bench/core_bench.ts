@@ -3,7 +3,8 @@
  * data header, and a whole `Device.handleOutbound` → `Device.handleDatagram` trip between two
  * devices wired in memory (OpenSSL AEAD when available, noble for comparison). A last bench
  * pushes 100k packets through that trip and prints `Deno.memoryUsage()` before and after, to
- * judge whether the steady state allocates per packet.
+ * judge whether the steady state allocates per packet. `WarmPath.run` is what an idle wake of the
+ * engine costs while traffic is recent.
  *
  *   deno bench --allow-all bench/core_bench.ts
  */
@@ -12,6 +13,7 @@ import { nobleAead } from "../lib/core/aead_noble.ts";
 import { AllowedIps } from "../lib/core/allowed_ips.ts";
 import { writeDataHeader } from "../lib/core/wire.ts";
 import { ReplayWindow } from "../lib/core/replay.ts";
+import { WarmPath } from "../lib/core/warm_path.ts";
 import { openOpensslAead } from "../ffi/openssl_aead.ts";
 import { innerPacket, SLOT_BYTES, trip, Wire } from "./_wire.ts";
 
@@ -118,6 +120,19 @@ let sink = 0;
     name: "writeDataHeader",
     fn() {
       writeDataHeader(buf, 0x12345678, counter++);
+    },
+  });
+}
+
+{
+  // What an idle wake of the engine adds while traffic is recent (lib/core/warm_path.ts).
+  const warm = new WarmPath(fastest);
+  const table = new AllowedIps<number>();
+  table.insert(new Uint8Array(4), 0, 1);
+  Deno.bench({
+    name: `${fastest.name} WarmPath.run (one stand-in packet, per idle wake)`,
+    fn() {
+      warm.run(table);
     },
   });
 }

@@ -33,6 +33,7 @@ import { randomU32, type Rng } from "./rng.ts";
 import { routeOutbound } from "./route_outbound.ts";
 import type { Session } from "./session.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import { WarmPath } from "./warm_path.ts";
 
 /** A peer as the device is configured with it. */
 export interface DevicePeer extends PeerOptions {
@@ -74,6 +75,7 @@ export class Device implements PeerContext {
   allowedIps: AllowedIps<Peer> = new AllowedIps<Peer>();
   readonly scratch: Uint8Array = new Uint8Array(MAX_DATAGRAM_BYTES + DATA_OVERHEAD_BYTES);
   readonly #rng: Rng;
+  readonly #warmPath: WarmPath;
   readonly #u32 = new Uint8Array(4);
   /**
    * Sessions and pending handshakes by our index, keyed as an int32 (`index | 0`): a u32 above
@@ -95,6 +97,7 @@ export class Device implements PeerContext {
     this.epochOffsetMs = options.epochOffsetMs;
     this.keepSessionKeys = options.keepSessionKeys ?? false;
     this.#rng = options.rng;
+    this.#warmPath = new WarmPath(options.backend);
     for (const p of options.peers) this.#addPeer(p);
   }
 
@@ -266,9 +269,15 @@ export class Device implements PeerContext {
   }
 
   /** Forgets all keys. */
+  /** Runs a stand-in packet through the data path to keep it hot (see `WarmPath`). */
+  warm(): void {
+    this.#warmPath.run(this.allowedIps);
+  }
+
   close(): void {
     for (const peer of this.#byKey.values()) peer.close();
     this.#indices.clear();
+    this.#warmPath.destroy();
   }
 
   // ---- PeerContext ----

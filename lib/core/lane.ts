@@ -61,6 +61,7 @@ import { type Endpoint, Path, pathKey } from "./path.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
 import { readU32, writeDataHeader } from "./wire.ts";
+import { WarmPath } from "./warm_path.ts";
 
 /** A quiet spell (ms) after which a lane's first packet of a peer tells the main thread. */
 const QUIET_MS = 1_000;
@@ -137,6 +138,7 @@ export class Lane {
   /** Turns this thread's monotonic ms into the main thread's. */
   readonly #clockOffsetMs: number;
   #allowedIps = new AllowedIps<LanePeerState>();
+  readonly #warmPath: WarmPath;
   #peers = new Map<number, LanePeerState>();
   /** Sessions by our index, as an int32 key (see Device). */
   #sessions = new Map<number, SessionEntry>();
@@ -156,6 +158,7 @@ export class Lane {
     this.#events = options.events;
     this.#stats = options.stats;
     this.#clockOffsetMs = options.clockOffsetMs;
+    this.#warmPath = new WarmPath(options.backend);
   }
 
   /** Takes a new snapshot of the peers; sessions it no longer lists are forgotten. */
@@ -418,8 +421,14 @@ export class Lane {
   }
 
   /** Forgets every key. */
+  /** Runs a stand-in packet through the data path to keep it hot (see `WarmPath`). */
+  warm(): void {
+    this.#warmPath.run(this.#allowedIps);
+  }
+
   close(): void {
     for (const entry of this.#sessions.values()) entry.session.destroy();
     this.#sessions.clear();
+    this.#warmPath.destroy();
   }
 }

@@ -57,6 +57,8 @@ export interface EngineCore {
   handleDatagram(buf: Uint8Array, length: number, local: number, from: Endpoint, now: number): void;
   handleTimeout(now: number): void;
   nextDeadline(now: number): number;
+  /** Runs a stand-in packet through the data path without effects (keeps caches warm). */
+  warm(): void;
   setLocals(locals: readonly LocalEnd[], now: number): void;
   close(): void;
 }
@@ -328,6 +330,8 @@ export class Engine<C extends EngineCore = Device> {
           // A packet that woke the poll is handled at once; the event loop gets its turn after
           // a quiet slice, a few busy rounds, or wake-ups that found nothing to read.
           const ready = poller.waitSync(Math.min(wait, SYNC_WAIT_SLICE_MS));
+          // A quiet slice: keep the data path hot for the next packet (lib/core/warm_path.ts).
+          if (!ready) device.warm();
           if (!ready || ++emptyWakes > 2) {
             emptyWakes = 0;
             await yieldToEventLoop();
