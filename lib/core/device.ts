@@ -268,12 +268,12 @@ export class Device implements PeerContext {
     return t;
   }
 
-  /** Forgets all keys. */
   /** Runs a stand-in packet through the data path to keep it hot (see `WarmPath`). */
   warm(): void {
     this.#warmPath.run(this.allowedIps);
   }
 
+  /** Forgets all keys. */
   close(): void {
     for (const peer of this.#byKey.values()) peer.close();
     this.#indices.clear();

@@ -420,12 +420,12 @@ export class Lane {
     return Math.max(t, now);
   }
 
-  /** Forgets every key. */
   /** Runs a stand-in packet through the data path to keep it hot (see `WarmPath`). */
   warm(): void {
     this.#warmPath.run(this.#allowedIps);
   }
 
+  /** Forgets every key. */
   close(): void {
     for (const entry of this.#sessions.values()) entry.session.destroy();
     this.#sessions.clear();
