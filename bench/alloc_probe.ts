@@ -19,6 +19,7 @@ import {
 } from "./_wire.ts";
 import { cutSegments } from "../lib/core/tso.ts";
 import { Coalescer } from "../lib/core/gro.ts";
+import { internAddr, openFfiUdpSocket } from "../ffi/udp_linux.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc (deno task bench:alloc)");
@@ -82,4 +83,33 @@ for (const links of [1, 2]) {
   for (let i = 0; i < 500; i++) joinRound();
   const per = (Deno.memoryUsage().heapUsed - before) / (500 * slots.length);
   console.log(`gro join: ${per.toFixed(1)} B of JS heap per segment (${written} writes)`);
+}
+
+// The FFI UDP socket: queueing datagrams from a larger sealing buffer (as the device does),
+// sending them in one sendmmsg and receiving them in one recvmmsg, over loopback.
+{
+  const a = openFfiUdpSocket("127.0.0.1", 0);
+  const b = openFfiUdpSocket("127.0.0.1", 0);
+  const to = internAddr("127.0.0.1", b.localAddr.port);
+  const region = new Uint8Array(2048);
+  const batches = 2_000;
+  const perBatch = 16;
+  const round = () => {
+    for (let i = 0; i < perBatch; i++) a.queue(region, 96, to);
+    a.flush();
+    while (b.receiveBatch() > 0) b.length(0);
+  };
+  try {
+    for (let i = 0; i < 2_000; i++) round();
+    gc();
+    const before = Deno.memoryUsage().heapUsed;
+    for (let i = 0; i < batches; i++) round();
+    const per = (Deno.memoryUsage().heapUsed - before) / (batches * perBatch);
+    console.log(
+      `udp socket (FFI) queue, send, receive: ${per.toFixed(1)} B of JS heap per datagram`,
+    );
+  } finally {
+    a.close();
+    b.close();
+  }
 }

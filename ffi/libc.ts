@@ -73,7 +73,13 @@ const SYMBOLS = {
 export type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let library: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
-let errnoView: Deno.UnsafePointerView | null = null;
+/**
+ * This thread's `errno`, as a view on its memory: reading it is a plain load, where
+ * `UnsafePointerView.getInt32` would be a call into the runtime on every failed read (one per
+ * empty TUN read or `recvmmsg`, several per packet at rest). The thread's errno stays at one
+ * address for the thread's life, and each Worker opens its own copy of this module.
+ */
+let errnoCell: Int32Array | null = null;
 
 /** The libc symbols, opening `libc.so.6` on the first call. */
 export function libc(): LibcSymbols {
@@ -81,7 +87,7 @@ export function libc(): LibcSymbols {
     library = Deno.dlopen("libc.so.6", SYMBOLS);
     const location = library.symbols.errnoLocation();
     if (location === null) throw new Error("__errno_location() returned NULL");
-    errnoView = new Deno.UnsafePointerView(location);
+    errnoCell = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(location, 4));
   }
   return library.symbols;
 }
@@ -93,13 +99,13 @@ export function libc(): LibcSymbols {
 export function closeLibc(): void {
   library?.close();
   library = null;
-  errnoView = null;
+  errnoCell = null;
 }
 
 /** The calling thread's current errno; read it right after the failing sync call. */
 export function errno(): number {
-  if (errnoView === null) libc();
-  return errnoView!.getInt32(0);
+  if (errnoCell === null) libc();
+  return errnoCell![0];
 }
 
 /** The C library's text for an errno value, e.g. `Device or resource busy`. */

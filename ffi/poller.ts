@@ -74,7 +74,8 @@ class FdPoller implements Poller {
 
   waitSync(timeoutMs: number): boolean {
     if (this.#closed) return false;
-    return this.#lib.poll(this.#address, this.#count, pollTimeout(timeoutMs)) > 0;
+    // The wake eventfd is left out: `close()` cannot run while this thread is blocked here.
+    return this.#lib.poll(this.#address, this.#watched, pollTimeout(timeoutMs)) > 0;
   }
 
   close(): void {

@@ -43,6 +43,7 @@
 
 import type { BatchSocket, Poller, Received, UdpAddr } from "../lib/engine/ports.ts";
 import type { UdpSocketStats } from "../lib/host/udp_socket.ts";
+import { ViewCache } from "../lib/core/view_cache.ts";
 import { errno, libc, type LibcSymbols } from "./libc.ts";
 import { check, Errno, errnoDescription, errnoName } from "./os_error.ts";
 import {
@@ -349,6 +350,8 @@ class LinuxUdpSocket implements FfiUdpSocket {
   readonly #noV6Message: string;
   readonly #rx: MessageRing;
   readonly #tx: MessageRing;
+  /** Views of the buffers datagrams are queued from (no `subarray` per datagram). */
+  readonly #sources = new ViewCache();
   readonly #rxAddress: bigint;
   /** Datagrams in the last receive batch, and the next one `receive()` hands out. */
   #count = 0;
@@ -527,7 +530,9 @@ class LinuxUdpSocket implements FfiUdpSocket {
     const tx = this.#tx;
     const i = this.#queued;
     const slot = tx.views[i];
-    if (bytes !== slot) slot.set(length === bytes.length ? bytes : bytes.subarray(0, length));
+    if (bytes !== slot) {
+      slot.set(length === bytes.length ? bytes : this.#sources.view(bytes, 0, length));
+    }
     const meta = tx.meta32;
     meta[(tx.iovOffset + i * IOVEC_BYTES + IOV_LEN) >> 2] = length;
     const name = tx.metaI32;

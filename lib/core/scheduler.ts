@@ -105,7 +105,8 @@ export class Scheduler {
       n = 0;
       for (const p of paths) if (p.state === "active") pool[n++] = p;
     }
-    pool.length = n;
+    // Only when it changes: setting an array's length is a runtime call even to the same value.
+    if (pool.length !== n) pool.length = n;
     return pool;
   }
 
@@ -149,7 +150,7 @@ export class Scheduler {
     if (healthy < pool.length) {
       let k = 0;
       for (const p of pool) if (p.lossRate < HEALTHY_LOSS) pool[k++] = p;
-      pool.length = k;
+      if (pool.length !== k) pool.length = k;
     }
     return this.#stripe(pool);
   }

@@ -299,8 +299,10 @@ export class Engine<C extends EngineCore = Device> {
         this.#fromTun(length, now);
         work++;
       }
-      if (work > 0) this.#flush();
-      now = performance.now();
+      if (work > 0) {
+        this.#flush();
+        now = performance.now(); // sealing and sending took time; an empty read took none
+      }
       for (let local = 0; local < sockets.length; local++) {
         const socket = sockets[local];
         io.receiveBatches++;
