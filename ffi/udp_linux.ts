@@ -43,7 +43,6 @@
 
 import type { BatchSocket, Poller, Received, UdpAddr } from "../lib/engine/ports.ts";
 import type { UdpSocketStats } from "../lib/host/udp_socket.ts";
-import { ViewCache } from "../lib/core/view_cache.ts";
 import { errno, libc, type LibcSymbols } from "./libc.ts";
 import { check, Errno, errnoDescription, errnoName } from "./os_error.ts";
 import {
@@ -350,8 +349,12 @@ class LinuxUdpSocket implements FfiUdpSocket {
   readonly #noV6Message: string;
   readonly #rx: MessageRing;
   readonly #tx: MessageRing;
-  /** Views of the buffers datagrams are queued from (no `subarray` per datagram). */
-  readonly #sources = new ViewCache();
+  /**
+   * The last `bytes.subarray(0, length)` that `queue()` copied from: datagrams come from one
+   * sealing buffer at one size in a row, so a copy reuses the view instead of making one each.
+   */
+  #lastSource: Uint8Array | null = null;
+  #lastView: Uint8Array = new Uint8Array(0);
   readonly #rxAddress: bigint;
   /** Datagrams in the last receive batch, and the next one `receive()` hands out. */
   #count = 0;
@@ -530,9 +533,7 @@ class LinuxUdpSocket implements FfiUdpSocket {
     const tx = this.#tx;
     const i = this.#queued;
     const slot = tx.views[i];
-    if (bytes !== slot) {
-      slot.set(length === bytes.length ? bytes : this.#sources.view(bytes, 0, length));
-    }
+    if (bytes !== slot) slot.set(length === bytes.length ? bytes : this.#prefix(bytes, length));
     const meta = tx.meta32;
     meta[(tx.iovOffset + i * IOVEC_BYTES + IOV_LEN) >> 2] = length;
     const name = tx.metaI32;
@@ -556,6 +557,15 @@ class LinuxUdpSocket implements FfiUdpSocket {
     }
     if (++this.#queued === this.batch) this.flush();
     return true;
+  }
+
+  /** `bytes.subarray(0, length)`, the previous one when it matches. */
+  #prefix(bytes: Uint8Array, length: number): Uint8Array {
+    if (bytes !== this.#lastSource || this.#lastView.length !== length) {
+      this.#lastSource = bytes;
+      this.#lastView = bytes.subarray(0, length);
+    }
+    return this.#lastView;
   }
 
   flush(): number {

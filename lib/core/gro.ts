@@ -27,7 +27,6 @@ import {
   writePlainVnetHeader,
   writeVnetHeader,
 } from "./vnet.ts";
-import { ViewCache } from "./view_cache.ts";
 
 /** Flows joined at once; another flow's packet pushes out the oldest. */
 export const GRO_FLOWS = 8;
@@ -37,6 +36,8 @@ const SLOT_BYTES = VNET_HEADER_BYTES + MAX_JOINED_BYTES;
 const TCP_PROTOCOL = 6;
 const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
+/** Source buffers whose last view is kept (receive slots of every socket, and some). */
+const MAX_CACHED_VIEWS = 4096;
 
 /** Where joined and single packets go: `buf[offset, offset + length)` starts with the header. */
 export type VnetWrite = (buf: Uint8Array, offset: number, length: number) => void;
@@ -82,8 +83,11 @@ export class Coalescer {
   };
   #serial = 0;
   #pending = 0;
-  /** Views of the source buffers: a copy usually reuses one instead of allocating it. */
-  readonly #views = new ViewCache();
+  /**
+   * The last view made of each source buffer: packets arrive in a few fixed receive slots at the
+   * same offsets, so a copy usually reuses a view instead of allocating one per packet.
+   */
+  readonly #views = new Map<Uint8Array, Uint8Array>();
 
   constructor(write: VnetWrite, flows = GRO_FLOWS) {
     this.#write = write;
@@ -180,7 +184,7 @@ export class Coalescer {
     headerBytes: number,
   ): void {
     const slot = this.#freeSlot();
-    this.#arena.set(this.#views.view(buf, at, length), slot.base + VNET_HEADER_BYTES);
+    this.#arena.set(this.#view(buf, at, length), slot.base + VNET_HEADER_BYTES);
     slot.used = true;
     slot.length = length;
     slot.version = version;
@@ -205,9 +209,19 @@ export class Coalescer {
     return oldest;
   }
 
+  /** `buf.subarray(at, at + length)`, reusing the previous view of `buf` when it matches. */
+  #view(buf: Uint8Array, at: number, length: number): Uint8Array {
+    const last = this.#views.get(buf);
+    if (last && last.byteOffset === buf.byteOffset + at && last.length === length) return last;
+    if (this.#views.size >= MAX_CACHED_VIEWS) this.#views.clear();
+    const view = buf.subarray(at, at + length);
+    this.#views.set(buf, view);
+    return view;
+  }
+
   #append(slot: Slot, buf: Uint8Array, payloadAt: number, payload: number, flags: number): void {
     const p = slot.base + VNET_HEADER_BYTES;
-    this.#arena.set(this.#views.view(buf, payloadAt, payload), p + slot.length);
+    this.#arena.set(this.#view(buf, payloadAt, payload), p + slot.length);
     slot.length += payload;
     slot.nextSeq = (slot.nextSeq + payload) >>> 0;
     slot.segments++;
@@ -251,7 +265,7 @@ export class Coalescer {
   #writeSingle(buf: Uint8Array, at: number, length: number): void {
     if (length > MAX_JOINED_BYTES) return;
     writePlainVnetHeader(this.#arena, this.#scratch);
-    this.#arena.set(this.#views.view(buf, at, length), this.#scratch + VNET_HEADER_BYTES);
+    this.#arena.set(this.#view(buf, at, length), this.#scratch + VNET_HEADER_BYTES);
     this.#write(this.#arena, this.#scratch, VNET_HEADER_BYTES + length);
   }
 }
