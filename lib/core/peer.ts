@@ -3,9 +3,10 @@
  * (monotonic ms) and writes results through the device's `Output`.
  *
  * Moving parts:
- * - handshake: an initiation is retransmitted (1 s doubling to 5 s, with jitter) until answered or
- *   HANDSHAKE_ATTEMPT_TIME_MS passes; a new one starts when the current session ages out
- *   (REKEY_AFTER_TIME_MS), when data waits and no session exists, or when every path went down.
+ * - handshake (peer_handshake.ts: retransmission, replay and tie-breaking): a new attempt starts
+ *   when the current session ages out (REKEY_AFTER_TIME_MS), when data waits and no session
+ *   exists, or when every path went down; it is given up after HANDSHAKE_ATTEMPT_TIME_MS unless
+ *   a session is still wanted.
  * - sessions: `next` (responder, unconfirmed), `current` (used to send), `previous` (receive only).
  * - paths (path_table.ts): probed every PATH_PROBE_INTERVAL_BUSY_MS while traffic flows (standby
  *   paths every PATH_PROBE_INTERVAL_STANDBY_MS), declared down when probed and silent.
@@ -21,18 +22,11 @@ import {
   FLAG_SEQUENCED,
   FRAME_PROBE,
   FRAME_PROBE_ACK,
-  HANDSHAKE_ATTEMPT_TIME_MS,
-  HANDSHAKE_MIN_INTERVAL_MS,
-  HANDSHAKE_RETRY_INITIAL_MS,
-  HANDSHAKE_RETRY_JITTER_MS,
-  HANDSHAKE_RETRY_MAX_MS,
   INITIATION_BYTES,
   MAX_STAGED_PACKETS,
   PATH_PROBE_INTERVAL_BUSY_MS,
   PATH_PROBE_INTERVAL_DOWN_MS,
   PATH_PROBE_INTERVAL_STANDBY_MS,
-  PEER_VERIFICATION_BURST,
-  PEER_VERIFICATIONS_PER_SECOND,
   PROBE_ACK_FRAME_BYTES,
   PROBE_FRAME_BYTES,
   REJECT_AFTER_MESSAGES,
@@ -46,23 +40,14 @@ import {
   UNVALIDATED_AMPLIFICATION,
 } from "./constants.ts";
 import { admitInner, deliverInner } from "./data_receive.ts";
-import {
-  createInitiation,
-  createResponse,
-  deriveSessionKeys,
-  type Initiation,
-  mac1Key,
-  type Response,
-  verifyInitiation,
-  verifyResponse,
-} from "./handshake.ts";
+import { type Initiation, mac1Key, type Response } from "./handshake.ts";
 import type { Endpoint, Path } from "./path.ts";
 import { describePath, PathTable } from "./path_table.ts";
 import type { PeerContext } from "./peer_context.ts";
+import { type Agreement, PeerHandshake } from "./peer_handshake.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Session } from "./session.ts";
 import { SessionSet } from "./session_set.ts";
-import { TokenBucket } from "./token_bucket.ts";
 import { readU32, writeDataHeader, writeFrameHead, writeU32 } from "./wire.ts";
 
 /** What a peer is configured with. */
@@ -79,15 +64,6 @@ export interface PeerOptions {
   readonly redundancy?: number;
   /** Inner prefixes this peer owns (the device routes by them); none when absent. */
   readonly allowedIps?: readonly { bytes: Uint8Array; prefixLength: number }[];
-}
-
-/** An initiation we sent and wait to be answered. */
-interface Pending {
-  readonly localIndex: number;
-  readonly timestampUs: number;
-  readonly ephemeralPrivate: Uint8Array;
-  readonly message: Uint8Array;
-  readonly sentAt: number;
 }
 
 /** Per-peer counters shown by `show`. */
@@ -119,17 +95,10 @@ export class Peer {
   readonly #deliver: (packet: Uint8Array) => void;
   #keepaliveMs: number;
   readonly #sessions: SessionSet;
-  #pending?: Pending;
-  #attemptStartedAt = 0;
-  #retryDelayMs = HANDSHAKE_RETRY_INITIAL_MS;
-  #nextRetryAt = Number.POSITIVE_INFINITY;
-  #greatestTimestampUs = -1;
-  #lastInitiationAt = Number.NEGATIVE_INFINITY;
-  #lastTimestampSentUs = 0;
+  readonly #handshake: PeerHandshake;
   #lastTrafficAt = Number.NEGATIVE_INFINITY;
   #staged: Uint8Array[] = [];
   #endpoints: readonly Endpoint[];
-  readonly #verifications = new TokenBucket(PEER_VERIFICATIONS_PER_SECOND, PEER_VERIFICATION_BURST);
 
   constructor(ctx: PeerContext, options: PeerOptions) {
     this.#ctx = ctx;
@@ -149,6 +118,7 @@ export class Peer {
     this.#table.setEndpoints(options.endpoints);
     this.#deliver = (packet) => this.#ctx.output.deliver(packet, 0, packet.length);
     this.#sessions = new SessionSet((session) => this.#retire(session));
+    this.#handshake = new PeerHandshake(ctx, this);
   }
 
   /** All paths, for status output. */
@@ -222,7 +192,7 @@ export class Peer {
   }
 
   #maybeRekey(session: Session, now: number): void {
-    if (this.#pending) return;
+    if (this.#handshake.pending) return;
     const limit = session.isInitiator ? REKEY_AFTER_TIME_MS : REKEY_AFTER_TIME_RESPONDER_MS;
     if (session.age(now) >= limit || session.sendCounter >= REKEY_AFTER_MESSAGES) {
       this.#ensureHandshake(now);
@@ -293,101 +263,31 @@ export class Peer {
   // ---- Handshake ----
 
   #ensureHandshake(now: number): void {
-    if (this.#pending) return;
-    this.#attemptStartedAt = now;
-    this.#retryDelayMs = HANDSHAKE_RETRY_INITIAL_MS;
+    if (this.#handshake.pending) return;
+    this.#handshake.startAttempt(now);
     this.#sendInitiation(now);
   }
 
+  /** A new initiation on every path we may send it on (bounded while unvalidated). */
   #sendInitiation(now: number): void {
-    this.#dropPending();
     const candidates = this.#table.list.filter((p) =>
       p.maySend(INITIATION_BYTES, UNVALIDATED_AMPLIFICATION)
     );
-    if (candidates.length === 0) {
-      this.#nextRetryAt = now + this.#retryDelayMs;
-      return;
-    }
-    const ephemeralPrivate = this.#ctx.randomKey();
-    const localIndex = this.#ctx.allocateIndex(this);
-    const timestampUs = this.#timestamp(now);
-    const message = createInitiation(this.#ctx.me, {
-      senderIndex: localIndex,
-      timestampUs,
-      ephemeralPrivate,
-      peerKey: this.publicKey,
-    });
-    this.#pending = { localIndex, timestampUs, ephemeralPrivate, message, sentAt: now };
+    const message = this.#handshake.initiate(now, candidates.length > 0);
+    if (!message) return;
     for (const path of candidates) this.#transmit(path, message, message.length, now);
-    const jitter = this.#ctx.randomU32() % (HANDSHAKE_RETRY_JITTER_MS + 1);
-    this.#nextRetryAt = now + this.#retryDelayMs + jitter;
-    this.#retryDelayMs = Math.min(2 * this.#retryDelayMs, HANDSHAKE_RETRY_MAX_MS);
     this.#ctx.logger.debug(`peer ${this.name}: handshake initiation sent`);
   }
 
-  /** Strictly increasing wall-clock microseconds for our handshake messages. */
-  #timestamp(now: number): number {
-    const us = Math.floor((now + this.#ctx.epochOffsetMs) * 1000);
-    this.#lastTimestampSentUs = Math.max(us, this.#lastTimestampSentUs + 1);
-    return this.#lastTimestampSentUs;
-  }
-
-  #dropPending(): void {
-    if (!this.#pending) return;
-    this.#ctx.releaseIndex(this.#pending.localIndex);
-    this.#pending.ephemeralPrivate.fill(0);
-    this.#pending = undefined;
-  }
-
   /**
-   * An initiation from this peer passed the cheap checks. Verifies it and answers on the path
-   * it came from. Replays (timestamp not newer than the greatest seen) are dropped before the
-   * signature is checked.
+   * An initiation from this peer passed the cheap checks: if it is answered, the new session
+   * waits as `next` until the initiator's first data, and the response goes back on its path.
    */
   handleInitiation(msg: Uint8Array, init: Initiation, local: number, from: Endpoint, now: number) {
-    const drops = this.#ctx.drops;
-    if (init.timestampUs <= this.#greatestTimestampUs) return void drops.staleTimestamp++;
-    if (now - this.#lastInitiationAt < HANDSHAKE_MIN_INTERVAL_MS) {
-      return void drops.handshakeFlood++;
-    }
-    if (!this.#mayVerify(now)) return void drops.handshakeFlood++;
-    if (!verifyInitiation(msg, this.#ctx.me, init.initiatorKey)) return void drops.badSignature++;
-    if (this.#pending && this.#winsTie(init.timestampUs)) return void drops.staleTimestamp++;
-    const ephemeralPrivate = this.#ctx.randomKey();
-    const localIndex = this.#ctx.allocateIndex(this);
-    const response = createResponse(this.#ctx.me, {
-      senderIndex: localIndex,
-      receiverIndex: init.senderIndex,
-      timestampUs: this.#timestamp(now),
-      ephemeralPrivate,
-      initiation: msg,
-      peerKey: this.publicKey,
-    });
-    const keys = deriveSessionKeys({
-      ephemeralPrivate,
-      peerEphemeral: init.ephemeralKey,
-      responderKey: this.#ctx.me.publicKey,
-      initiation: msg,
-      response,
-    });
-    ephemeralPrivate.fill(0);
-    if (!keys) {
-      this.#ctx.releaseIndex(localIndex);
-      return void drops.badHandshake++;
-    }
-    this.#greatestTimestampUs = init.timestampUs;
-    this.#lastInitiationAt = now;
-    this.#dropPending();
-    this.#nextRetryAt = Number.POSITIVE_INFINITY;
-    const next = new Session({
-      backend: this.#ctx.backend,
-      keys,
-      localIndex,
-      remoteIndex: init.senderIndex,
-      isInitiator: false,
-      now,
-      keepKeys: this.#ctx.keepSessionKeys,
-    });
+    const answered = this.#handshake.answer(msg, init, now);
+    if (!answered) return;
+    const [response, agreement] = answered;
+    const next = this.#newSession(agreement, false, now);
     this.#sessions.setNext(next);
     this.#ctx.registerSession(next, this);
     const path = this.#table.learn(local, from, msg.length, now);
@@ -395,57 +295,33 @@ export class Peer {
     this.#ctx.logger.debug(`peer ${this.name}: answered handshake initiation`);
   }
 
-  /** Signature checks are rationed per peer and per device, so junk cannot eat the CPU. */
-  #mayVerify(now: number): boolean {
-    return this.#verifications.take(now) && this.#ctx.mayVerify(now);
-  }
-
-  /** True when our own pending initiation beats theirs (newer timestamp, then larger key). */
-  #winsTie(theirTimestampUs: number): boolean {
-    const ours = this.#pending!.timestampUs;
-    if (ours !== theirTimestampUs) return ours > theirTimestampUs;
-    return compareBytes(this.#ctx.me.publicKey, this.publicKey) > 0;
-  }
-
   /** A response to our pending initiation passed the cheap checks. */
   handleResponse(msg: Uint8Array, resp: Response, local: number, from: Endpoint, now: number) {
-    const pending = this.#pending;
-    const drops = this.#ctx.drops;
-    if (!pending || pending.localIndex !== resp.receiverIndex) {
-      return void drops.unexpectedResponse++;
-    }
-    if (!this.#mayVerify(now)) return void drops.handshakeFlood++;
-    if (!verifyResponse(msg, pending.message, this.publicKey)) return void drops.badSignature++;
-    const keys = deriveSessionKeys({
-      ephemeralPrivate: pending.ephemeralPrivate,
-      peerEphemeral: resp.ephemeralKey,
-      responderKey: this.publicKey,
-      initiation: pending.message,
-      response: msg,
-    });
-    if (!keys) return void drops.badHandshake++;
-    const session = new Session({
-      backend: this.#ctx.backend,
-      keys,
-      localIndex: pending.localIndex,
-      remoteIndex: resp.senderIndex,
-      isInitiator: true,
-      now,
-      keepKeys: this.#ctx.keepSessionKeys,
-    });
-    pending.ephemeralPrivate.fill(0);
-    this.#pending = undefined;
-    this.#nextRetryAt = Number.POSITIVE_INFINITY;
+    const agreement = this.#handshake.complete(msg, resp, now);
+    if (!agreement) return;
+    const session = this.#newSession(agreement, true, now);
     this.#ctx.registerSession(session, this);
     this.#install(session, now);
     // We sent the initiation to this address: its answer from there proves the path.
     const known = this.#table.get(local, from) !== undefined;
     const path = this.#table.learn(local, from, msg.length, now);
     if (path && known) {
-      path.sampleRtt(now - pending.sentAt, now);
+      path.sampleRtt(now - agreement.sentAt, now);
       this.#table.activate(path, now);
     }
     this.#flushStaged(session, now);
+  }
+
+  #newSession(agreement: Agreement, isInitiator: boolean, now: number): Session {
+    return new Session({
+      backend: this.#ctx.backend,
+      keys: agreement.keys,
+      localIndex: agreement.localIndex,
+      remoteIndex: agreement.remoteIndex,
+      isInitiator,
+      now,
+      keepKeys: this.#ctx.keepSessionKeys,
+    });
   }
 
   /** Makes `session` current, keeping the old current one to receive in-flight packets. */
@@ -642,17 +518,18 @@ export class Peer {
 
   /** Runs every timer that is due at `now`. */
   handleTimeout(now: number): void {
-    if (now >= this.#nextRetryAt) this.#retryHandshake(now);
+    if (now >= this.#handshake.retryAt) this.#retryHandshake(now);
     this.#expireSessions(now);
     this.#sessions.forEach((s) => s.reorder.handleTimeout(now, this.#deliver));
     this.#tendPaths(now);
   }
 
   #retryHandshake(now: number): void {
-    this.#nextRetryAt = Number.POSITIVE_INFINITY;
-    if (this.#sessions.current && !this.#pending) return;
-    if (now - this.#attemptStartedAt >= HANDSHAKE_ATTEMPT_TIME_MS && !this.#wantsSession(now)) {
-      this.#dropPending();
+    const handshake = this.#handshake;
+    handshake.retryAt = Number.POSITIVE_INFINITY;
+    if (this.#sessions.current && !handshake.pending) return;
+    if (handshake.attemptExpired(now) && !this.#wantsSession(now)) {
+      handshake.cancel();
       this.#ctx.drops.noSession += this.#staged.length;
       this.#staged = [];
       this.#log("handshake did not complete, giving up");
@@ -669,7 +546,7 @@ export class Peer {
 
   #expireSessions(now: number): void {
     this.#sessions.expire(now);
-    if (!this.#sessions.current && !this.#pending && this.#keepaliveMs > 0) {
+    if (!this.#sessions.current && !this.#handshake.pending && this.#keepaliveMs > 0) {
       this.#ensureHandshake(now);
     }
   }
@@ -685,7 +562,7 @@ export class Peer {
   #tendPaths(now: number): void {
     const session = this.#sendableSession(now);
     const busy = now - this.#lastTrafficAt < TRAFFIC_ACTIVE_WINDOW_MS;
-    if (session && busy && !this.#pending && this.#table.allDown()) {
+    if (session && busy && !this.#handshake.pending && this.#table.allDown()) {
       // Nothing answers on the session (the peer may have restarted): handshake again.
       this.#ensureHandshake(now);
     }
@@ -718,7 +595,7 @@ export class Peer {
 
   /** The earliest time `handleTimeout` has work to do. */
   nextDeadline(now: number): number {
-    let t = this.#nextRetryAt;
+    let t = this.#handshake.retryAt;
     this.#sessions.forEach((s) => {
       t = Math.min(t, s.createdAt + REJECT_AFTER_TIME_MS, s.reorder.nextDeadline());
     });
@@ -733,15 +610,8 @@ export class Peer {
 
   /** Forgets every session and pending handshake (peer removed or device closed). */
   close(): void {
-    this.#dropPending();
+    this.#handshake.cancel();
     this.#sessions.clear();
     this.#staged = [];
   }
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i] - b[i];
-  }
-  return a.length - b.length;
 }
