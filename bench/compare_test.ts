@@ -8,21 +8,18 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/parse.ts";
 import { parseProcStatTicks, parseVmHwmKiB } from "./_netns.ts";
 import { formatNumber, formatRatio, formatStats, median, stats } from "./compare_stats.ts";
+import { parseOptions } from "./compare_options.ts";
+import { parseIperf, parsePing } from "./compare_parse.ts";
+import { renderMarkdown, renderSvg, renderTable } from "./compare_report.ts";
 import {
-  centipedeConfig,
   emptySample,
-  parseIperf,
-  parseOptions,
-  parsePing,
-  renderMarkdown,
-  renderSvg,
-  renderTable,
   runOrder,
   type Sample,
   summarize,
   type SystemId,
   SYSTEMS,
-} from "./compare.ts";
+} from "./compare_samples.ts";
+import { centipedeConfig } from "./compare_topology.ts";
 
 const PING_OK = `PING 10.214.0.2 (10.214.0.2) 56(84) bytes of data.
 
