@@ -183,5 +183,7 @@ Deno.test("adaptive: critical packets never lost on a lossy path; bulk avoids it
   assert.equal(small.filter((id) => !got.has(id)).length, 0, "no small packet lost");
   assert.ok(bulk.filter((id) => !got.has(id)).length < 20, "bulk kept off the lossy path");
   const lossyUse = pathOn(sim, 1).packetsSent - lossyBefore;
-  assert.ok(lossyUse < 2_000 * 0.2 + 1_000 + 100, `lossy path carried ${lossyUse}`);
+  // The 1,000 small packets, probes, and bulk only while the good path was in doubt (before
+  // doubt about the lossy path itself stopped counting for bulk: about 300 bulk packets).
+  assert.ok(lossyUse < 1_000 + 2_000 * 0.05, `lossy path carried ${lossyUse}`);
 });

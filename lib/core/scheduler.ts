@@ -8,7 +8,7 @@
  * - aggregate: stripe over the usable paths by smooth weighted round robin, weights from each
  *   path's delivery rate (with headroom while it does not lose, so it can grow).
  * - adaptive: stripe bulk over healthy paths; duplicate small and latency-critical packets, and
- *   everything while a path is in doubt (an overdue probe).
+ *   everything while a healthy path is in doubt (an overdue probe).
  * Usable paths are the active regular ones that are not degraded; backup ends (and degraded
  * paths) are used only when no such path exists.
  * @module
@@ -141,12 +141,18 @@ export class Scheduler {
   }
 
   #adaptive(pool: Path[], critical: boolean, now: number): number {
-    let doubt = false;
-    for (const p of pool) doubt ||= p.inDoubt(now);
-    if (critical || doubt) return this.#duplicate(pool, 0);
+    if (critical) return this.#duplicate(pool, 0);
+    // Only doubt about a path that carries bulk matters: a lossy path in doubt (its probes get
+    // lost) would otherwise send every bulk packet twice, and the copies on the faster path
+    // overtake the queue on the other and look like reordering to TCP.
     let healthy = 0;
-    for (const p of pool) if (p.lossRate < HEALTHY_LOSS) healthy++;
-    if (healthy === 0) return this.#duplicate(pool, 0);
+    let doubt = false;
+    for (const p of pool) {
+      if (p.lossRate >= HEALTHY_LOSS) continue;
+      healthy++;
+      doubt ||= p.inDoubt(now);
+    }
+    if (healthy === 0 || doubt) return this.#duplicate(pool, 0);
     if (healthy < pool.length) {
       let k = 0;
       for (const p of pool) if (p.lossRate < HEALTHY_LOSS) pool[k++] = p;
