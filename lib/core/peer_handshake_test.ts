@@ -16,8 +16,10 @@ interface Side {
   readonly released: number[];
   /** Signature checks the device-wide budget was asked for. */
   verifications: number;
-  handshake: PeerHandshake;
 }
+
+/** A side with its handshake state for the other side's peer. */
+type Ready = Side & { readonly handshake: PeerHandshake };
 
 function side(seed: number, firstIndex: number, epochOffsetMs = 0): Side {
   const privateKey = new Uint8Array(32).fill(seed);
@@ -26,7 +28,6 @@ function side(seed: number, firstIndex: number, epochOffsetMs = 0): Side {
   const s: Side = {
     released: [],
     verifications: 0,
-    handshake: undefined as unknown as PeerHandshake,
     ctx: {
       me: identity(privateKey, publicKeyOf(privateKey)),
       locals: [],
@@ -51,7 +52,7 @@ function side(seed: number, firstIndex: number, epochOffsetMs = 0): Side {
 }
 
 /** Two sides that know each other: `a` (key byte 1, indices from 100), `b` (2, from 200). */
-function pair(bEpochOffsetMs = 0): { a: Side; b: Side } {
+function pair(bEpochOffsetMs = 0): { a: Ready; b: Ready } {
   const a = side(1, 100);
   const b = side(2, 200, bEpochOffsetMs);
   const peerOf = (s: Side, name: string) =>
@@ -61,9 +62,10 @@ function pair(bEpochOffsetMs = 0): { a: Side; b: Side } {
       endpoints: [],
       persistentKeepaliveSeconds: 0,
     });
-  a.handshake = new PeerHandshake(a.ctx, peerOf(b, "b"));
-  b.handshake = new PeerHandshake(b.ctx, peerOf(a, "a"));
-  return { a, b };
+  return {
+    a: Object.assign(a, { handshake: new PeerHandshake(a.ctx, peerOf(b, "b")) }),
+    b: Object.assign(b, { handshake: new PeerHandshake(b.ctx, peerOf(a, "a")) }),
+  };
 }
 
 Deno.test("peer handshake: an answered initiation gives both sides the same keys", () => {
