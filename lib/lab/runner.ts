@@ -40,6 +40,7 @@ import {
   type Sample,
   serverPathSamples,
 } from "./samples.ts";
+import { ensureCommand } from "./tools.ts";
 import { hostConfig, type HostKeys, planTopology, type TopologyPlan } from "./topology.ts";
 import {
   calibratePingInterval,
@@ -241,6 +242,7 @@ async function peerStatus(run: Run, peer: PeerHandle, quiet = false): Promise<Pe
 
 /** Waits until a ping crosses the tunnel and every client path is active (10 s at most each). */
 async function warmUp(run: Run): Promise<void> {
+  await ensureCommand("ping", "iputils-ping");
   const t0 = performance.now();
   let answered = false;
   for (let i = 0; i < 10 && !answered && !run.signal.aborted; i++) {

@@ -8,6 +8,7 @@ import type { InterfaceStatus } from "../../lib/control/status.ts";
 import {
   centipedeArgv,
   controlDirFor,
+  ensureCommand,
   Lab,
   REPO_ROOT,
   requireRoot,
@@ -16,6 +17,7 @@ import {
 
 Deno.test("control: show, show --json, reload and down against a running tunnel", async () => {
   requireRoot();
+  await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
   const t = await setupTwoPathTunnel(lab);
   const env = { CENTIPEDE_CONTROL_DIR: controlDirFor(t.confA) };
