@@ -4,6 +4,7 @@
  * @module
  */
 import { mustRun, Netns, type Proc, sleep } from "./_netns.ts";
+import { V8_FLAGS_ARG } from "../lib/host/v8_flags.ts";
 import { MAIN_TS, REPO_ROOT } from "./compare_tools.ts";
 
 /** What a built topology offers to the measurements. */
@@ -258,6 +259,7 @@ export async function setupCentipede(
       Deno.execPath(),
       "run",
       "-A",
+      V8_FLAGS_ARG,
       MAIN_TS,
       "up",
       ...flags,

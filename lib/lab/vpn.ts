@@ -5,6 +5,7 @@
  * @module
  */
 import type { Lab } from "./lab.ts";
+import { V8_FLAGS_ARG } from "../host/v8_flags.ts";
 import { describeFailure, type ExecOptions, type ExecResult, type Proc, run } from "./process.ts";
 
 /** Absolute path of the repository root (with a trailing slash). */
@@ -22,9 +23,9 @@ export const MAIN_TS: string = (() => {
   }
 })();
 
-/** `deno run -A main.ts ...args`, with the Deno that runs this code. */
+/** `deno run -A <V8 flags> main.ts ...args`, with the Deno that runs this code. */
 export function centipedeArgv(...args: string[]): string[] {
-  return [Deno.execPath(), "run", "-A", MAIN_TS, ...args];
+  return [Deno.execPath(), "run", "-A", V8_FLAGS_ARG, MAIN_TS, ...args];
 }
 
 /** Runs the real CLI on the host (`deno run -A main.ts ...`) from the repository root. */
