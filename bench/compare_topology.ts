@@ -275,6 +275,6 @@ export async function setupCentipede(
     server,
     target: TUN_SERVER,
     vpn: procs.map((p) => p.proc),
-    notes: backends ? [`backends ${backends}`] : [],
+    notes: [...(backends ? [`backends ${backends}`] : []), `deno run ${V8_FLAGS_ARG}`],
   };
 }

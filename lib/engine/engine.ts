@@ -333,7 +333,11 @@ export class Engine<C extends EngineCore = Device> {
           // a quiet slice, a few busy rounds, or wake-ups that found nothing to read.
           const ready = poller.waitSync(Math.min(wait, SYNC_WAIT_SLICE_MS));
           // A quiet slice: keep the data path hot for the next packet (lib/core/warm_path.ts).
-          if (!ready) device.warm();
+          // Asking for the next deadline also reads the real peer's sessions and paths.
+          if (!ready) {
+            device.warm();
+            deadline = Math.min(deadline, device.nextDeadline(now));
+          }
           if (!ready || ++emptyWakes > 2) {
             emptyWakes = 0;
             await yieldToEventLoop();
