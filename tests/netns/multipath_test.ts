@@ -146,7 +146,6 @@ function pingFigures(p: PingRun, t0?: number): string {
 
 /** Waits until one ping through the tunnel is answered (the handshake); returns ms taken. */
 async function firstReply(lab: Lab, ns: string, target: string): Promise<number> {
-  await ensureCommand("ping", "iputils-ping");
   const t0 = performance.now();
   for (let i = 0; i < 10; i++) {
     const r = await lab.exec(ns, ["ping", "-n", "-c", "1", "-W", "2", target], {

@@ -75,7 +75,6 @@ function pingArgv(t: TwoPathTunnel, count: number, extra: string[] = []): string
 
 /** Waits until one ping through the tunnel is answered (the handshake); returns ms taken. */
 async function firstReply(lab: Lab, t: TwoPathTunnel): Promise<number> {
-  await ensureCommand("ping", "iputils-ping");
   const t0 = performance.now();
   for (let i = 0; i < 10; i++) {
     const r = await lab.exec(t.a, ["ping", "-n", "-c", "1", "-W", "2", t.tunB], {
