@@ -168,9 +168,15 @@ export class Sim {
     (from === "a" ? this.a : this.b).device.handleOutbound(buf, packet.length, this.now);
   }
 
-  /** Runs events and device timers until virtual time `until`. */
+  /**
+   * Runs events and device timers until virtual time `until`. Throws when a device's timer fires
+   * at the same instant over and over (a deadline its `handleTimeout` does not move on): in real
+   * time that is a busy loop.
+   */
   runUntil(until: number): void {
-    for (let guard = 0; guard < 5_000_000; guard++) {
+    let firedAt = Number.NaN;
+    let firings = 0;
+    for (;;) {
       const deadline = Math.min(
         this.a.device.nextDeadline(this.now),
         this.b.device.nextDeadline(this.now),
@@ -183,6 +189,9 @@ export class Sim {
         this.#events.shift();
         next.run();
       } else {
+        firings = firedAt === this.now ? firings + 1 : 0;
+        firedAt = this.now;
+        if (firings === 1_000) throw new Error(`a timer fires again and again at ${this.now} ms`);
         this.a.device.handleTimeout(this.now);
         this.b.device.handleTimeout(this.now);
       }

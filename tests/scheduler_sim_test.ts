@@ -6,6 +6,7 @@
 import { strict as assert } from "node:assert";
 import { ipv4Packet, packetId } from "./_packets.ts";
 import { Sim } from "./_sim.ts";
+import type { PathState } from "../lib/core/path.ts";
 
 const A = "10.77.0.1";
 const B = "10.77.0.2";
@@ -168,6 +169,55 @@ Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in 
   for (let i = 1; i < ids.length; i++) if (ids[i] < ids[i - 1]) inversions++;
   assert.ok(inversions < ids.length * 0.02, `${inversions} reordered of ${ids.length}`);
   assert.equal(new Set(ids).size, ids.length, "exactly once");
+});
+
+Deno.test("aggregate: a path back from down, on a shorter route, takes its share at once", () => {
+  const rate = 2_500; // bytes per ms: 20 Mbit/s each
+  const sim = started(
+    new Sim([{ delayMs: 5, rateBytesPerMs: rate }, { delayMs: 20, rateBytesPerMs: rate }], {
+      seed: 79,
+      mode: "aggregate",
+    }),
+  );
+  // 1.5 links' worth of 1500-byte packets: 2 and 3 in turn every ms.
+  let id = 0;
+  const load = (ms: number) => {
+    for (let t = 0; t < ms; t++) {
+      for (let k = 2 + (t & 1); k > 0; k--) sim.send("a", ipv4Packet(A, B, id++, 1_500));
+      sim.run(1);
+    }
+  };
+  const onLink = (link: number) =>
+    sim.a.device.peers[0].paths.find((p) =>
+      p.local === link && p.remote.hostname === sim.b.addresses[link].hostname
+    )!;
+  const [other, back] = [onLink(0), onLink(1)];
+  const loadUntil = (state: PathState) => {
+    for (let t = 0; t < 1_000 && back.state !== state; t += 10) load(10);
+    assert.equal(back.state, state);
+  };
+  load(200);
+  sim.links[1].up = false;
+  loadUntil("down");
+  load(1_000); // link 0 alone, overloaded: a standing queue
+  sim.links[1].delayMs = 5;
+  sim.links[1].up = true;
+  loadUntil("active");
+  // Its RTT from before (20 ms) and an idle delivery rate must not hold it back: from the second
+  // 100 ms on, it carries at least 40% of the packets (its fair share is 50%).
+  const shares: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const [sentBack, sentOther] = [back.packetsSent, other.packetsSent];
+    load(100);
+    const [b, o] = [back.packetsSent - sentBack, other.packetsSent - sentOther];
+    shares.push(b / (b + o));
+  }
+  const low = shares.slice(1).filter((s) => s < 0.4);
+  assert.deepEqual(
+    low,
+    [],
+    `share of the path back per 100 ms: ${shares.map((s) => s.toFixed(2))}`,
+  );
 });
 
 Deno.test("adaptive: critical packets never lost on a lossy path; bulk avoids it", () => {

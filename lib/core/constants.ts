@@ -111,6 +111,8 @@ export const MIN_RTT_WINDOW_MS = 10_000;
 export const PROBE_LOSS_WEIGHT = 0.02;
 /** Data packets sent between two acked probes needed for a data-based loss sample. */
 export const LOSS_SAMPLE_MIN_PACKETS = 16;
+/** Packets sent between two probe acks needed for a delivery rate sample (fewer: idle). */
+export const DELIVERY_SAMPLE_MIN_PACKETS = 16;
 /** Traffic within this long counts as "the tunnel is busy" (probes run). */
 export const TRAFFIC_ACTIVE_WINDOW_MS = 10_000;
 /**

@@ -14,6 +14,7 @@
  * @module
  */
 import {
+  DELIVERY_SAMPLE_MIN_PACKETS,
   LOSS_SAMPLE_MIN_PACKETS,
   MIN_RTT_WINDOW_MS,
   PATH_DOWN_MIN_MS,
@@ -74,11 +75,16 @@ export class Path {
   /** Smallest RTT sample of the last MIN_RTT_WINDOW_MS: the path without queues. */
   minRttMs = 0;
   #minRttAt = 0;
+  /** The estimates come from a handshake only (see `seedRtt`). */
+  #rttSeeded = false;
   /** True once a probe was acknowledged on the path (it was a real, reachable path). */
   everValidated = false;
   /** Smoothed share of packets lost on the way out (from probe acks). */
   lossRate = 0;
-  /** Smoothed bytes per ms the peer received on this path (from probe acks). */
+  /**
+   * Bytes per ms the peer received on this path (from probe acks): a higher sample is taken at
+   * once, a lower one smoothed in.
+   */
   deliveryRate = 0;
   packetsSent = 0;
   bytesSent = 0;
@@ -95,11 +101,18 @@ export class Path {
   /** Authenticated bytes received while validating: bounds what we may send (anti-amplification). */
   unvalidatedReceived = 0;
   unvalidatedSent = 0;
-  /** Ack bookkeeping: our send count at the last ack, and the peer's arrival counters then. */
+  /** Loss bookkeeping: our send count at the last loss sample, the peer's arrivals then. */
   ackedSent = 0;
   ackedArrivals = -1;
-  ackedArrivalBytes = 0;
   ackedAt = 0;
+  /**
+   * Delivery bookkeeping at the previous ack: our send count, the peer's arrival bytes, when
+   * that probe went out and when its ack came back.
+   */
+  #rateSent = 0;
+  #rateArrivalBytes = -1;
+  #rateProbeSentAt = 0;
+  #rateAckAt = 0;
 
   constructor(local: number, remote: Endpoint, configured: boolean, end?: LocalEnd) {
     this.local = local;
@@ -153,14 +166,12 @@ export class Path {
    * time to be answered: at least one interval plus an RTT since we started asking.
    */
   isSilent(now: number, probeIntervalMs: number): boolean {
-    const heard = this.heardSince();
-    if (this.state === "down" || this.probingSince <= heard) return false;
-    const answerTime = probeIntervalMs + this.srttMs + 4 * this.rttvarMs;
-    return now - heard >= this.silenceLimit(probeIntervalMs) &&
-      now - this.probingSince >= answerTime;
+    // Compared with the very deadline a timer waits for: `now - heard >= limit` can be false at
+    // `heard + limit` by one rounding, and the timer would fire again and again at that instant.
+    return now >= this.silentAt(probeIntervalMs);
   }
 
-  /** When `isSilent` may next turn true (+Infinity when no probe is outstanding). */
+  /** When `isSilent` turns true (+Infinity when no probe is outstanding). */
   silentAt(probeIntervalMs: number): number {
     const heard = this.heardSince();
     if (this.state === "down" || this.probingSince <= heard) return Number.POSITIVE_INFINITY;
@@ -179,13 +190,30 @@ export class Path {
     return this.srttMs > 2 * this.minRttMs + 2;
   }
 
-  /** Adds one RTT sample taken at `now`. */
+  /**
+   * Seeds the RTT estimates from a handshake's round trip (which includes the peer's signature
+   * work) unless the path is active with estimates of its own; its first probe replaces the seed.
+   */
+  seedRtt(rttMs: number, now: number): void {
+    if (this.state === "active" && this.srttMs !== 0) return;
+    this.sampleRtt(rttMs, now);
+    this.#rttSeeded = true;
+  }
+
+  /**
+   * Adds one RTT sample taken at `now`. A sample on a path that is not active (validating, or
+   * back from down) starts the estimates afresh: what the path measured before is stale.
+   */
   sampleRtt(rttMs: number, now: number): void {
-    if (this.minRttMs === 0 || rttMs <= this.minRttMs || now - this.#minRttAt > MIN_RTT_WINDOW_MS) {
+    const fresh = this.srttMs === 0 || this.state !== "active" || this.#rttSeeded;
+    this.#rttSeeded = false;
+    if (
+      fresh || rttMs <= this.minRttMs || now - this.#minRttAt > MIN_RTT_WINDOW_MS
+    ) {
       this.minRttMs = rttMs;
       this.#minRttAt = now;
     }
-    if (this.srttMs === 0) {
+    if (fresh) {
       this.srttMs = rttMs;
       this.rttvarMs = rttMs / 2;
       return;
@@ -200,34 +228,55 @@ export class Path {
   }
 
   /**
-   * The ack of our outstanding probe reported the peer's arrival counters on this path when the
-   * probe arrived. Everything we sent before the probe had arrived or was lost by then, so the
-   * counts since the previous acked probe give the loss and the delivery rate exactly.
+   * The ack of our outstanding probe, received at `now`, reported the peer's arrival counters on
+   * this path when the probe arrived. Everything we sent before the probe had arrived or was
+   * lost by then, so the counts since an earlier acked probe give the loss and the delivery
+   * rate exactly.
    */
-  sampleAck(arrivals: number, arrivalBytes: number): void {
+  sampleAck(arrivals: number, arrivalBytes: number, now: number): void {
     this.probeId = 0;
+    this.#sampleLoss(arrivals);
+    this.#sampleDelivery(arrivalBytes, now);
+  }
+
+  #sampleLoss(arrivals: number): void {
     if (this.ackedArrivals >= 0) {
       const got = (arrivals - this.ackedArrivals) >>> 0;
       const sent = this.probeSentCount - this.ackedSent;
-      const elapsed = this.probeSentAt - this.ackedAt;
       if (sent < LOSS_SAMPLE_MIN_PACKETS) {
         // Too little data for a sample: the answered probe is a small "no loss" sign, and the
         // interval grows until enough packets went out (so an idle path is not declared clean).
         this.lossRate *= 1 - PROBE_LOSS_WEIGHT;
-        if (elapsed < 1_000) return;
+        if (this.probeSentAt - this.ackedAt < 1_000) return;
       } else {
         const lost = Math.min(1, Math.max(0, 1 - got / sent));
         this.lossRate = 0.7 * this.lossRate + 0.3 * lost;
       }
-      if (elapsed > 0) {
-        const rate = ((arrivalBytes - this.ackedArrivalBytes) >>> 0) / elapsed;
-        this.deliveryRate = this.deliveryRate === 0 ? rate : 0.75 * this.deliveryRate + 0.25 * rate;
-      }
     }
     this.ackedSent = this.probeSentCount;
     this.ackedArrivals = arrivals;
-    this.ackedArrivalBytes = arrivalBytes;
     this.ackedAt = this.probeSentAt;
+  }
+
+  /**
+   * A delivery sample covers the time between this ack and the previous one; what an idle path
+   * delivered says nothing about what it can carry, so an interval with too few packets leaves
+   * the rate as it is. The bytes arrived between the two probes' arrivals, a time we do not
+   * know: the longer of the time between their sending and between their acks is at least as
+   * long while the way back is steady (a growing queue on the way out stretches the second), so
+   * a sample hardly ever overstates the rate, and a higher one is taken at once.
+   */
+  #sampleDelivery(arrivalBytes: number, now: number): void {
+    const sent = this.probeSentCount - this.#rateSent;
+    if (this.#rateArrivalBytes >= 0 && sent >= DELIVERY_SAMPLE_MIN_PACKETS) {
+      const elapsed = Math.max(this.probeSentAt - this.#rateProbeSentAt, now - this.#rateAckAt, 1);
+      const rate = ((arrivalBytes - this.#rateArrivalBytes) >>> 0) / elapsed;
+      this.deliveryRate = Math.max(rate, 0.75 * this.deliveryRate + 0.25 * rate);
+    }
+    this.#rateSent = this.probeSentCount;
+    this.#rateArrivalBytes = arrivalBytes;
+    this.#rateProbeSentAt = this.probeSentAt;
+    this.#rateAckAt = now;
   }
 
   /** True when `bytes` more may be sent before the path is validated. */

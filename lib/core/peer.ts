@@ -306,7 +306,7 @@ export class Peer {
     const known = this.#table.get(local, from) !== undefined;
     const path = this.#table.learn(local, from, msg.length, now);
     if (path && known) {
-      path.sampleRtt(now - agreement.sentAt, now);
+      path.seedRtt(now - agreement.sentAt, now);
       this.#table.activate(path, now);
     }
     this.#flushStaged(session, now);
@@ -453,7 +453,7 @@ export class Peer {
     if (payload !== PROBE_ACK_FRAME_BYTES) return void this.#ctx.drops.badInnerPacket++;
     if (id === 0 || id !== path.probeId) return;
     path.sampleRtt(now - path.probeSentAt, now);
-    path.sampleAck(readU32(buf, DATA_HEADER_BYTES + 8), readU32(buf, DATA_HEADER_BYTES + 12));
+    path.sampleAck(readU32(buf, DATA_HEADER_BYTES + 8), readU32(buf, DATA_HEADER_BYTES + 12), now);
     this.#table.activate(path, now);
     this.#tuneReorder();
   }
