@@ -113,6 +113,11 @@ export const PROBE_LOSS_WEIGHT = 0.02;
 export const LOSS_SAMPLE_MIN_PACKETS = 16;
 /** Packets sent between two probe acks needed for a delivery rate sample (fewer: idle). */
 export const DELIVERY_SAMPLE_MIN_PACKETS = 16;
+/**
+ * A path that delivered less than this share of the bytes it was given between two acks was the
+ * limit (it queued or lost), and its delivery sample may lower its rate.
+ */
+export const DELIVERY_LIMITED_SHARE = 0.95;
 /** Traffic within this long counts as "the tunnel is busy" (probes run). */
 export const TRAFFIC_ACTIVE_WINDOW_MS = 10_000;
 /**

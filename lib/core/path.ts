@@ -14,6 +14,7 @@
  * @module
  */
 import {
+  DELIVERY_LIMITED_SHARE,
   DELIVERY_SAMPLE_MIN_PACKETS,
   LOSS_SAMPLE_MIN_PACKETS,
   MIN_RTT_WINDOW_MS,
@@ -62,10 +63,14 @@ export class Path {
   /** Monotonic ms of the last authenticated packet received on this path. */
   lastReceiveAt = Number.NEGATIVE_INFINITY;
   lastSendAt = Number.NEGATIVE_INFINITY;
-  /** Outstanding probe id (0 = none), when it was sent and our send count including it. */
+  /**
+   * Outstanding probe id (0 = none), when it was sent, our send count including it and the bytes
+   * we had sent before it.
+   */
   probeId = 0;
   probeSentAt = 0;
   probeSentCount = 0;
+  probeSentBytes = 0;
   /** When we first probed after last hearing from the path (silence is measured from here). */
   probingSince = 0;
   nextProbeAt = 0;
@@ -82,8 +87,8 @@ export class Path {
   /** Smoothed share of packets lost on the way out (from probe acks). */
   lossRate = 0;
   /**
-   * Bytes per ms the peer received on this path (from probe acks): a higher sample is taken at
-   * once, a lower one smoothed in.
+   * Bytes per ms this path can deliver, from what the peer received (probe acks): a higher
+   * sample is taken at once, a lower one smoothed in, and only when the path was the limit.
    */
   deliveryRate = 0;
   packetsSent = 0;
@@ -106,10 +111,11 @@ export class Path {
   ackedArrivals = -1;
   ackedAt = 0;
   /**
-   * Delivery bookkeeping at the previous ack: our send count, the peer's arrival bytes, when
-   * that probe went out and when its ack came back.
+   * Delivery bookkeeping at the previous ack: our send count and bytes, the peer's arrival
+   * bytes, when that probe went out and when its ack came back.
    */
   #rateSent = 0;
+  #rateSentBytes = 0;
   #rateArrivalBytes = -1;
   #rateProbeSentAt = 0;
   #rateAckAt = 0;
@@ -153,6 +159,7 @@ export class Path {
     this.probeId = id;
     this.probeSentAt = now;
     this.probeSentCount = this.packetsSent + 1;
+    this.probeSentBytes = this.bytesSent;
   }
 
   /** The last time the path proved alive (or started validating). */
@@ -264,16 +271,25 @@ export class Path {
    * the rate as it is. The bytes arrived between the two probes' arrivals, a time we do not
    * know: the longer of the time between their sending and between their acks is at least as
    * long while the way back is steady (a growing queue on the way out stretches the second), so
-   * a sample hardly ever overstates the rate, and a higher one is taken at once.
+   * a sample hardly ever overstates the rate, and a higher one is taken at once. A lower one
+   * counts only when the path delivered less than it was given (it queued or lost: it was the
+   * limit); one that delivered all it was given only shows what it was offered, and a path
+   * offered less for a while (another path took a larger share) must not lose its estimate.
    */
   #sampleDelivery(arrivalBytes: number, now: number): void {
     const sent = this.probeSentCount - this.#rateSent;
     if (this.#rateArrivalBytes >= 0 && sent >= DELIVERY_SAMPLE_MIN_PACKETS) {
       const elapsed = Math.max(this.probeSentAt - this.#rateProbeSentAt, now - this.#rateAckAt, 1);
-      const rate = ((arrivalBytes - this.#rateArrivalBytes) >>> 0) / elapsed;
-      this.deliveryRate = Math.max(rate, 0.75 * this.deliveryRate + 0.25 * rate);
+      const got = (arrivalBytes - this.#rateArrivalBytes) >>> 0;
+      const given = this.probeSentBytes - this.#rateSentBytes;
+      const rate = got / elapsed;
+      const limited = got < DELIVERY_LIMITED_SHARE * given;
+      this.deliveryRate = limited
+        ? Math.max(rate, 0.75 * this.deliveryRate + 0.25 * rate)
+        : Math.max(rate, this.deliveryRate);
     }
     this.#rateSent = this.probeSentCount;
+    this.#rateSentBytes = this.probeSentBytes;
     this.#rateArrivalBytes = arrivalBytes;
     this.#rateProbeSentAt = this.probeSentAt;
     this.#rateAckAt = now;

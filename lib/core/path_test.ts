@@ -9,14 +9,23 @@ function activePath(): Path {
 }
 
 /**
- * Sends `packets` data packets, then a probe at `sentAt` whose ack arrives at `ackAt` with the
- * peer's arrival counters then.
+ * Sends `packets` data packets of `bytes` bytes in all (by default as many as the peer's byte
+ * count grew: nothing queued or lost), then a probe at `sentAt` whose ack arrives at `ackAt` with
+ * the peer's arrival counters then.
  */
 function probeRound(
   path: Path,
-  o: { packets: number; sentAt: number; ackAt: number; arrivals: number; arrivalBytes: number },
+  o: {
+    packets: number;
+    bytes?: number;
+    sentAt: number;
+    ackAt: number;
+    arrivals: number;
+    arrivalBytes: number;
+  },
 ) {
   path.packetsSent += o.packets;
+  path.bytesSent += o.bytes ?? o.arrivalBytes - path.bytesSent;
   path.probed(1, o.sentAt);
   path.packetsSent++;
   path.sampleAck(o.arrivals, o.arrivalBytes, o.ackAt);
@@ -35,9 +44,26 @@ Deno.test("delivery rate: a higher sample is taken at once, a lower one smoothed
   assert.equal(path.deliveryRate, 1_000); // bytes per ms
   probeRound(path, { packets: 100, sentAt: 200, ackAt: 205, arrivals: 202, arrivalBytes: 400_000 });
   assert.equal(path.deliveryRate, 3_000);
-  probeRound(path, { packets: 100, sentAt: 300, ackAt: 305, arrivals: 303, arrivalBytes: 500_000 });
+  // Given 200,000 bytes, it delivered 100,000 (the rest queued): the path was the limit.
+  probeRound(path, {
+    packets: 100,
+    bytes: 200_000,
+    sentAt: 300,
+    ackAt: 305,
+    arrivals: 303,
+    arrivalBytes: 500_000,
+  });
   assert.equal(path.deliveryRate, 0.75 * 3_000 + 0.25 * 1_000);
   assert.equal(path.lossRate, 0);
+});
+
+Deno.test("delivery rate: a path that delivered all it was given keeps its rate", () => {
+  const path = ackedPath();
+  probeRound(path, { packets: 100, sentAt: 100, ackAt: 105, arrivals: 101, arrivalBytes: 300_000 });
+  assert.equal(path.deliveryRate, 3_000);
+  // Offered a third of that (another path took a larger share): all of it arrived.
+  probeRound(path, { packets: 100, sentAt: 200, ackAt: 205, arrivals: 202, arrivalBytes: 400_000 });
+  assert.equal(path.deliveryRate, 3_000, "what it was offered is not what it can carry");
 });
 
 Deno.test("delivery rate: a queue growing between two probes stretches the interval", () => {
