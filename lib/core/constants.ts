@@ -114,10 +114,15 @@ export const LOSS_SAMPLE_MIN_PACKETS = 16;
 /** Packets sent between two probe acks needed for a delivery rate sample (fewer: idle). */
 export const DELIVERY_SAMPLE_MIN_PACKETS = 16;
 /**
- * A path that delivered less than this share of the bytes it was given between two acks was the
- * limit (it queued or lost), and its delivery sample may lower its rate.
+ * A path that delivered less than this share of the bytes sent on it between two acks lost
+ * packets: it was the limit, and its delivery sample may lower its rate.
  */
 export const DELIVERY_LIMITED_SHARE = 0.95;
+/**
+ * Acks that came back this much further apart than their probes went out: the path's queue grew,
+ * it was the limit, and its delivery sample may lower its rate.
+ */
+export const DELIVERY_QUEUE_GROWTH_MS = 1;
 /** Traffic within this long counts as "the tunnel is busy" (probes run). */
 export const TRAFFIC_ACTIVE_WINDOW_MS = 10_000;
 /**

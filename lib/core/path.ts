@@ -15,6 +15,7 @@
  */
 import {
   DELIVERY_LIMITED_SHARE,
+  DELIVERY_QUEUE_GROWTH_MS,
   DELIVERY_SAMPLE_MIN_PACKETS,
   LOSS_SAMPLE_MIN_PACKETS,
   MIN_RTT_WINDOW_MS,
@@ -272,18 +273,20 @@ export class Path {
    * know: the longer of the time between their sending and between their acks is at least as
    * long while the way back is steady (a growing queue on the way out stretches the second), so
    * a sample hardly ever overstates the rate, and a higher one is taken at once. A lower one
-   * counts only when the path delivered less than it was given (it queued or lost: it was the
-   * limit); one that delivered all it was given only shows what it was offered, and a path
-   * offered less for a while (another path took a larger share) must not lose its estimate.
+   * counts only when the path was the limit: it lost packets, or its queue grew (the acks came
+   * further apart than the probes went out). Otherwise the sample only shows what the path was
+   * offered, and a path offered less for a while (another path took a larger share, or its own
+   * queue drained) must not lose its estimate.
    */
   #sampleDelivery(arrivalBytes: number, now: number): void {
     const sent = this.probeSentCount - this.#rateSent;
     if (this.#rateArrivalBytes >= 0 && sent >= DELIVERY_SAMPLE_MIN_PACKETS) {
-      const elapsed = Math.max(this.probeSentAt - this.#rateProbeSentAt, now - this.#rateAckAt, 1);
+      const sendInterval = this.probeSentAt - this.#rateProbeSentAt;
+      const ackInterval = now - this.#rateAckAt;
       const got = (arrivalBytes - this.#rateArrivalBytes) >>> 0;
-      const given = this.probeSentBytes - this.#rateSentBytes;
-      const rate = got / elapsed;
-      const limited = got < DELIVERY_LIMITED_SHARE * given;
+      const rate = got / Math.max(sendInterval, ackInterval, 1);
+      const limited = got < DELIVERY_LIMITED_SHARE * (this.probeSentBytes - this.#rateSentBytes) ||
+        ackInterval - sendInterval > DELIVERY_QUEUE_GROWTH_MS;
       this.deliveryRate = limited
         ? Math.max(rate, 0.75 * this.deliveryRate + 0.25 * rate)
         : Math.max(rate, this.deliveryRate);

@@ -44,7 +44,7 @@ Deno.test("delivery rate: a higher sample is taken at once, a lower one smoothed
   assert.equal(path.deliveryRate, 1_000); // bytes per ms
   probeRound(path, { packets: 100, sentAt: 200, ackAt: 205, arrivals: 202, arrivalBytes: 400_000 });
   assert.equal(path.deliveryRate, 3_000);
-  // Given 200,000 bytes, it delivered 100,000 (the rest queued): the path was the limit.
+  // Given 200,000 bytes, it delivered 100,000 (the rest was lost): the path was the limit.
   probeRound(path, {
     packets: 100,
     bytes: 200_000,
@@ -71,6 +71,15 @@ Deno.test("delivery rate: a queue growing between two probes stretches the inter
   // Sent 100 ms apart, acked 150 ms apart: the bytes took up to 150 ms to arrive.
   probeRound(path, { packets: 100, sentAt: 100, ackAt: 155, arrivals: 101, arrivalBytes: 150_000 });
   assert.equal(path.deliveryRate, 1_000);
+});
+
+Deno.test("delivery rate: a path whose queue grows was the limit, and its rate falls", () => {
+  const path = ackedPath();
+  probeRound(path, { packets: 100, sentAt: 100, ackAt: 105, arrivals: 101, arrivalBytes: 200_000 });
+  assert.equal(path.deliveryRate, 2_000);
+  // Its capacity halved: everything still arrives, but the acks come 100 ms further apart.
+  probeRound(path, { packets: 100, sentAt: 200, ackAt: 305, arrivals: 202, arrivalBytes: 400_000 });
+  assert.equal(path.deliveryRate, 0.75 * 2_000 + 0.25 * 1_000);
 });
 
 Deno.test("delivery rate: an idle interval leaves it, and the next busy one is not diluted", () => {
