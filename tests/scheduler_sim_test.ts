@@ -37,6 +37,25 @@ function pathOn(sim: Sim, link: number) {
   return sim.a.device.peers[0].paths.find((p) => p.local === link && p.state !== "down")!;
 }
 
+/** A's path over link `link` to B's address there, in any state (down included). */
+function linkPath(sim: Sim, link: number) {
+  return sim.a.device.peers[0].paths.find((p) =>
+    p.local === link && p.remote.hostname === sim.b.addresses[link].hostname
+  )!;
+}
+
+/** Bottleneck of the aggregation tests' links in bytes per ms: 20 Mbit/s. */
+const LINK_RATE = 2_500;
+
+/** Two 20 Mbit/s links, 5 ms and `secondDelayMs` one way, in aggregate mode, started. */
+function aggregateSim(secondDelayMs: number, seed: number): Sim {
+  const links = [
+    { delayMs: 5, rateBytesPerMs: LINK_RATE },
+    { delayMs: secondDelayMs, rateBytesPerMs: LINK_RATE },
+  ];
+  return started(new Sim(links, { seed, mode: "aggregate" }));
+}
+
 Deno.test("estimators: RTT per path and loss close to the configured loss", () => {
   const sim = started(new Sim([{ delayMs: 5 }, { delayMs: 20, loss: 0.1 }], { seed: 41 }));
   blast(sim, 5_000, 1, 200);
@@ -150,13 +169,8 @@ Deno.test("backup ends carry data only when the regular paths are down", () => {
 });
 
 Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in order", () => {
-  const rate = 2_500; // bytes per ms: 20 Mbit/s each
-  const sim = started(
-    new Sim([{ delayMs: 5, rateBytesPerMs: rate }, { delayMs: 7, rateBytesPerMs: rate }], {
-      seed: 71,
-      mode: "aggregate",
-    }),
-  );
+  const rate = LINK_RATE;
+  const sim = aggregateSim(7, 71);
   const before = sim.b.delivered.length;
   const ms = 3_000;
   blast(sim, ms, 3, 1_500); // offer 4500 bytes per ms: 90% of both links together
@@ -172,13 +186,7 @@ Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in 
 });
 
 Deno.test("aggregate: a path back from down, on a shorter route, takes its share at once", () => {
-  const rate = 2_500; // bytes per ms: 20 Mbit/s each
-  const sim = started(
-    new Sim([{ delayMs: 5, rateBytesPerMs: rate }, { delayMs: 20, rateBytesPerMs: rate }], {
-      seed: 79,
-      mode: "aggregate",
-    }),
-  );
+  const sim = aggregateSim(20, 79);
   // 1.5 links' worth of 1500-byte packets: 2 and 3 in turn every ms.
   let id = 0;
   const load = (ms: number) => {
@@ -187,11 +195,7 @@ Deno.test("aggregate: a path back from down, on a shorter route, takes its share
       sim.run(1);
     }
   };
-  const onLink = (link: number) =>
-    sim.a.device.peers[0].paths.find((p) =>
-      p.local === link && p.remote.hostname === sim.b.addresses[link].hostname
-    )!;
-  const [other, back] = [onLink(0), onLink(1)];
+  const [other, back] = [linkPath(sim, 0), linkPath(sim, 1)];
   const loadUntil = (state: PathState) => {
     for (let t = 0; t < 1_000 && back.state !== state; t += 10) load(10);
     assert.equal(back.state, state);
