@@ -58,6 +58,8 @@ export class Sim {
   readonly a: SimSide;
   readonly b: SimSide;
   readonly rng: SeededRng;
+  /** Datagrams dropped because a link's bottleneck queue was full. */
+  queueDrops = 0;
   /** Datagrams put on the wire, by link. */
   readonly wire: { from: "a" | "b"; link: number; bytes: Uint8Array; at: number }[] = [];
   #events: Event[] = [];
@@ -125,7 +127,7 @@ export class Sim {
     this.wire.push({ from, link: local, bytes: copy, at: this.now });
     if (!link.up || this.rng.float() < (link.loss ?? 0)) return;
     const queued = this.#queue(`${from}${local}`, link, copy.length);
-    if (queued < 0) return;
+    if (queued < 0) return void this.queueDrops++;
     const copies = this.rng.float() < (link.duplicate ?? 0) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       const delay = queued + link.delayMs + this.rng.float() * (link.jitterMs ?? 0);

@@ -224,6 +224,49 @@ Deno.test("aggregate: a path back from down, on a shorter route, takes its share
   );
 });
 
+Deno.test("aggregate: a sender that backs off on loss fills both paths after one came back", () => {
+  // Closed loop, like TCP: the sender's rate grows until a link's queue overflows and then falls
+  // (AIMD, sent in 10 ms bursts). The links are short (RTT well under 1 ms), so every burst shows
+  // as a queue in both paths' RTT. Whichever path fills first caps the whole flow: a path that
+  // came back must still be given its share.
+  const sim = started(
+    new Sim([
+      { delayMs: 0.1, rateBytesPerMs: LINK_RATE },
+      { delayMs: 0.1, rateBytesPerMs: LINK_RATE },
+    ], { seed: 83, mode: "aggregate" }),
+  );
+  let id = 0;
+  let rate = LINK_RATE; // bytes per ms the sender offers
+  let owed = 0;
+  const flow = (ms: number) => {
+    for (let t = 0; t < ms; t += 10) {
+      const drops = sim.queueDrops;
+      for (owed += 10 * rate; owed >= 1_500; owed -= 1_500) {
+        sim.send("a", ipv4Packet(A, B, id++, 1_500));
+      }
+      sim.run(10);
+      rate = sim.queueDrops > drops ? 0.7 * rate : rate + 25; // +25 B/ms (0.2 Mbit/s) per 10 ms
+    }
+  };
+  const back = linkPath(sim, 1);
+  const stateOfBack = (): PathState => back.state;
+  sim.links[1].up = false;
+  flow(1_000);
+  assert.equal(stateOfBack(), "down");
+  flow(2_000); // link 0 alone
+  sim.links[1].up = true;
+  for (let t = 0; t < 1_000 && stateOfBack() !== "active"; t += 10) flow(10);
+  assert.equal(stateOfBack(), "active");
+  flow(1_000);
+  const before = sim.b.delivered.length;
+  flow(3_000);
+  const bytesPerMs = ((sim.b.delivered.length - before) * 1_500) / 3_000;
+  assert.ok(
+    bytesPerMs >= 1.7 * LINK_RATE,
+    `delivered ${(bytesPerMs / LINK_RATE).toFixed(2)} links`,
+  );
+});
+
 Deno.test("adaptive: critical packets never lost on a lossy path; bulk avoids it", () => {
   const sim = started(
     new Sim([{ delayMs: 4 }, { delayMs: 6, loss: 0.1 }], { seed: 73, mode: "adaptive" }),
