@@ -3,7 +3,9 @@
  * zero-timeout poll first (about 1 µs, no thread hop), and only when nothing is ready a poll on
  * Deno's FFI thread pool (about 30 µs). An eventfd in the set lets `close()` end a parked poll at
  * once, which matters for a TUN device: an in-flight poll keeps the interface alive until it
- * returns. Used by the engine (TUN and sockets together), the TUN device and the UDP sockets.
+ * returns. `pass` is a poll of nothing on the thread pool, for a busy loop to let the event loop
+ * take in its own I/O. Used by the engine (TUN and sockets together), the TUN device and the UDP
+ * sockets.
  * @module
  */
 import type { Poller } from "../lib/engine/ports.ts";
@@ -76,6 +78,11 @@ class FdPoller implements Poller {
     if (this.#closed) return false;
     // The wake eventfd is left out: `close()` cannot run while this thread is blocked here.
     return this.#lib.poll(this.#address, this.#watched, pollTimeout(timeoutMs)) > 0;
+  }
+
+  async pass(): Promise<void> {
+    // poll() on no descriptors with no timeout: returns 0 at once, on a pool thread.
+    await this.#lib.pollAsync(this.#address, 0n, 0);
   }
 
   close(): void {

@@ -33,6 +33,8 @@ const PARK_TIMEOUT_MS = 200;
 const TUN_BATCH_PACKETS = 64;
 /** Busy rounds of the batched loop between yields to the event loop (signals, control socket). */
 const ROUNDS_PER_YIELD = 8;
+/** Longest the busy loop keeps the event loop waiting, however few rounds that took. */
+const BUSY_TURN_INTERVAL_MS = 2;
 /**
  * After traffic, the loop waits in short synchronous polls (kernel wake-up in microseconds) for
  * this long before it parks on the thread pool (a hop of tens of microseconds each way, but no
@@ -41,6 +43,11 @@ const ROUNDS_PER_YIELD = 8;
 const SYNC_WAIT_WINDOW_MS = 1_000;
 /** Longest synchronous poll: the event loop (signals, control socket) runs between them. */
 const SYNC_WAIT_SLICE_MS = 1;
+/**
+ * While the loop is busy, the event loop's turn goes through the thread pool at most this often,
+ * so that Deno takes in the control socket, signals and worker messages (see `Poller.pass`).
+ */
+const BUSY_PASS_INTERVAL_MS = 10;
 /** Bytes of one packet region: data header room, the largest packet, tag room. */
 const REGION_BYTES = DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES;
 /** Drops are logged as one summary line per this interval at most (rate-limited). */
@@ -131,6 +138,8 @@ export class Engine<C extends EngineCore = Device> {
   #sockets: readonly PathSocket[];
   #batch: readonly BatchSocket[] | undefined;
   #poller: Poller | undefined;
+  /** When the busy loop last gave the event loop its turn through the thread pool. */
+  #passedAt = Number.NEGATIVE_INFINITY;
   /** Set when the device's deadlines moved outside the loop (new sockets). */
   #deadlineDirty = false;
   readonly #onFatal: (error: Error) => void;
@@ -279,6 +288,7 @@ export class Engine<C extends EngineCore = Device> {
     const readView = this.#readView;
     let deadline = device.nextDeadline(performance.now());
     let busyRounds = 0;
+    let busySince = 0;
     let lastWorkAt = Number.NEGATIVE_INFINITY;
     let emptyWakes = 0;
     const io = this.io;
@@ -348,12 +358,26 @@ export class Engine<C extends EngineCore = Device> {
       } else {
         lastWorkAt = now;
         emptyWakes = 0;
-        if (++busyRounds >= ROUNDS_PER_YIELD) {
+        if (busyRounds++ === 0) busySince = now;
+        if (busyRounds >= ROUNDS_PER_YIELD || now - busySince >= BUSY_TURN_INTERVAL_MS) {
           busyRounds = 0;
-          await yieldToEventLoop();
+          await this.#busyTurn(now);
         }
       }
     }
+  }
+
+  /**
+   * The event loop's turn between busy rounds: `setImmediate`, and at most every
+   * BUSY_PASS_INTERVAL_MS a pass through the thread pool instead (tens of microseconds), during
+   * which Deno polls for its own events. Deno's runtime does that only when no task is ready or
+   * every few dozen tasks, so with `setImmediate` alone (always a task ready) a `show` under a
+   * saturating TCP flow took up to 4 s; now at most about 0.4 s (docs/DATAPATH.md).
+   */
+  async #busyTurn(now: number): Promise<void> {
+    if (now - this.#passedAt < BUSY_PASS_INTERVAL_MS) return await yieldToEventLoop();
+    this.#passedAt = now;
+    await this.#poller!.pass();
   }
 
   /**

@@ -97,6 +97,13 @@ export interface Poller {
    * `wait`. Returns true when something is readable.
    */
   waitSync(timeoutMs: number): boolean;
+  /**
+   * Resolves after a no-op on Deno's thread pool (some tens of microseconds). While it is out, the
+   * event loop has no task ready and so asks the operating system for its own events: the
+   * control socket, signals, worker messages. A loop that only ever yields with `setImmediate`
+   * always leaves a task ready, and Deno then looks at those events only every few dozen turns.
+   */
+  pass(): Promise<void>;
   close(): void;
 }
 
