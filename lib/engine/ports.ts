@@ -99,9 +99,10 @@ export interface Poller {
   waitSync(timeoutMs: number): boolean;
   /**
    * Resolves after a no-op on Deno's thread pool (some tens of microseconds). While it is out, the
-   * event loop has no task ready and so asks the operating system for its own events: the
-   * control socket, signals, worker messages. A loop that only ever yields with `setImmediate`
-   * always leaves a task ready, and Deno then looks at those events only every few dozen turns.
+   * event loop has no task ready and so, as a rule, asks the operating system for its own events:
+   * the control socket, signals, worker messages (not when the pool thread is done first). A loop
+   * that only ever yields with `setImmediate` always leaves a task ready, and Deno then looks at
+   * those events only every few dozen turns (bench/event_loop_bench.ts).
    */
   pass(): Promise<void>;
   close(): void;
