@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { ipv4Packet, packetId } from "./_packets.ts";
 import { Sim } from "./_sim.ts";
-import type { PathState } from "../lib/core/path.ts";
+import type { Path, PathState } from "../lib/core/path.ts";
 
 const A = "10.77.0.1";
 const B = "10.77.0.2";
@@ -47,13 +47,16 @@ function linkPath(sim: Sim, link: number) {
 /** Bottleneck of the aggregation tests' links in bytes per ms: 20 Mbit/s. */
 const LINK_RATE = 2_500;
 
-/** Two 20 Mbit/s links, 5 ms and `secondDelayMs` one way, in aggregate mode, started. */
-function aggregateSim(secondDelayMs: number, seed: number): Sim {
-  const links = [
-    { delayMs: 5, rateBytesPerMs: LINK_RATE },
-    { delayMs: secondDelayMs, rateBytesPerMs: LINK_RATE },
-  ];
+/** Two 20 Mbit/s links with these one-way delays, in aggregate mode, started. */
+function aggregateSim(delaysMs: readonly [number, number], seed: number): Sim {
+  const links = delaysMs.map((delayMs) => ({ delayMs, rateBytesPerMs: LINK_RATE }));
   return started(new Sim(links, { seed, mode: "aggregate" }));
+}
+
+/** Runs `load` 10 ms at a time until `path` is `state` (for at most 1 s), and asserts it is. */
+function loadUntil(path: Path, state: PathState, load: (ms: number) => void): void {
+  for (let t = 0; t < 1_000 && path.state !== state; t += 10) load(10);
+  assert.equal(path.state, state);
 }
 
 Deno.test("estimators: RTT per path and loss close to the configured loss", () => {
@@ -170,7 +173,7 @@ Deno.test("backup ends carry data only when the regular paths are down", () => {
 
 Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in order", () => {
   const rate = LINK_RATE;
-  const sim = aggregateSim(7, 71);
+  const sim = aggregateSim([5, 7], 71);
   const before = sim.b.delivered.length;
   const ms = 3_000;
   blast(sim, ms, 3, 1_500); // offer 4500 bytes per ms: 90% of both links together
@@ -186,7 +189,7 @@ Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in 
 });
 
 Deno.test("aggregate: a path back from down, on a shorter route, takes its share at once", () => {
-  const sim = aggregateSim(20, 79);
+  const sim = aggregateSim([5, 20], 79);
   // 1.5 links' worth of 1500-byte packets: 2 and 3 in turn every ms.
   let id = 0;
   const load = (ms: number) => {
@@ -196,17 +199,13 @@ Deno.test("aggregate: a path back from down, on a shorter route, takes its share
     }
   };
   const [other, back] = [linkPath(sim, 0), linkPath(sim, 1)];
-  const loadUntil = (state: PathState) => {
-    for (let t = 0; t < 1_000 && back.state !== state; t += 10) load(10);
-    assert.equal(back.state, state);
-  };
   load(200);
   sim.links[1].up = false;
-  loadUntil("down");
+  loadUntil(back, "down", load);
   load(1_000); // link 0 alone, overloaded: a standing queue
   sim.links[1].delayMs = 5;
   sim.links[1].up = true;
-  loadUntil("active");
+  loadUntil(back, "active", load);
   // Its RTT from before (20 ms) and an idle delivery rate must not hold it back: from the second
   // 100 ms on, it carries at least 40% of the packets (its fair share is 50%).
   const shares: number[] = [];
@@ -229,12 +228,7 @@ Deno.test("aggregate: a sender that backs off on loss fills both paths after one
   // (AIMD, sent in 10 ms bursts). The links are short (RTT well under 1 ms), so every burst shows
   // as a queue in both paths' RTT. Whichever path fills first caps the whole flow: a path that
   // came back must still be given its share.
-  const sim = started(
-    new Sim([
-      { delayMs: 0.1, rateBytesPerMs: LINK_RATE },
-      { delayMs: 0.1, rateBytesPerMs: LINK_RATE },
-    ], { seed: 83, mode: "aggregate" }),
-  );
+  const sim = aggregateSim([0.1, 0.1], 83);
   let id = 0;
   let rate = LINK_RATE; // bytes per ms the sender offers
   let owed = 0;
@@ -249,14 +243,11 @@ Deno.test("aggregate: a sender that backs off on loss fills both paths after one
     }
   };
   const back = linkPath(sim, 1);
-  const stateOfBack = (): PathState => back.state;
   sim.links[1].up = false;
-  flow(1_000);
-  assert.equal(stateOfBack(), "down");
+  loadUntil(back, "down", flow);
   flow(2_000); // link 0 alone
   sim.links[1].up = true;
-  for (let t = 0; t < 1_000 && stateOfBack() !== "active"; t += 10) flow(10);
-  assert.equal(stateOfBack(), "active");
+  loadUntil(back, "active", flow);
   flow(1_000);
   const before = sim.b.delivered.length;
   flow(3_000);
