@@ -98,6 +98,25 @@ export function assertTransferIntact(r: Transfer): void {
   assert.equal(r.source.sha256, expectedSha256(r.seed, r.source.bytes), "source sent wrong data");
 }
 
+/** Kernel TCP counters of the sender's namespace that tell why a flow was slow. */
+const TCP_COUNTERS = ["TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPSACKReorder"] as const;
+
+/** {@link TCP_COUNTERS} in namespace `ns` (absolute, from `nstat -asz`; 0 when absent). */
+export async function tcpCounters(lab: Lab, ns: string): Promise<Record<string, number>> {
+  const { stdout: out } = await lab.mustExec(ns, ["nstat", "-asz", ...TCP_COUNTERS]);
+  const counts: Record<string, number> = {};
+  for (const name of TCP_COUNTERS) {
+    const m = out.match(new RegExp(`^${name}\\s+(\\d+)`, "m"));
+    counts[name] = m ? Number(m[1]) : 0;
+  }
+  return counts;
+}
+
+/** What changed between two {@link tcpCounters} readings, for FIGURE lines. */
+export function tcpCounterDelta(before: Record<string, number>, after: Record<string, number>) {
+  return Object.keys(after).map((k) => `${k} +${after[k] - (before[k] ?? 0)}`).join(", ");
+}
+
 /** Rate, bytes, time and whether the hashes matched, for FIGURE lines. */
 export function transferFigures(r: Transfer): string {
   return `${r.sink.mbps} Mbit/s (${r.sink.bytes} bytes in ${r.sink.seconds} s), ` +
