@@ -458,16 +458,19 @@ const BULK_SECONDS = 8;
 
 /**
  * One saturating TCP flow A -> B for {@link BULK_SECONDS}; returns it with the status of both
- * peers taken 1 s before its end (the paths' rtt, loss and delivery while it runs).
+ * peers taken 1 s before its end (the paths' rtt, loss and delivery while it runs) and what the
+ * sender's TCP counters did during it (retransmissions, timeouts, reorderings seen).
  */
 async function bulk(lab: Lab, t: TwoPathTunnel, port: number, seed: number) {
+  const before = await tcpCounters(lab, t.a);
   const flow = startTransfer(lab, t, { port, seed, duration: BULK_SECONDS });
   await sleep((BULK_SECONDS - 1) * 1000);
   const during = `${await bothPathStates(t)}`;
   const settled = await flow;
   if (!settled.ok) throw settled.e;
   assertTransferIntact(settled.v);
-  return { r: settled.v, during };
+  const tcp = tcpCounterDelta(before, await tcpCounters(lab, t.a));
+  return { r: settled.v, during, tcp };
 }
 
 Deno.test("multipath 3: aggregate mode: one TCP flow over two 20 Mbit/s paths gets >= 1.7x one path", async () => {
@@ -497,12 +500,11 @@ Deno.test("multipath 3: aggregate mode: one TCP flow over two 20 Mbit/s paths ge
   let total = 0;
   for (const [run, port] of [[1, 5312], [2, 5313]]) {
     if (total >= 1.7 * s) break;
-    const before = await tcpCounters(lab, t.a);
     const both = await bulk(lab, t, port, port - 5000);
     total = Math.max(total, both.r.sink.mbps);
     const again = run === 1 ? "" : " again (the first was below 1.7 S)";
     figure(`aggregate: both paths: T${again} = ${transferFigures(both.r)}`);
-    figure(`aggregate: T's sender: ${tcpCounterDelta(before, await tcpCounters(lab, t.a))}`);
+    figure(`aggregate: T's sender: ${both.tcp}`);
     console.log(`paths during T:\n${both.during}`);
   }
   figure(`aggregate: T / S = ${(total / s).toFixed(2)} (S ${s} Mbit/s, T ${total} Mbit/s)`);
@@ -547,12 +549,14 @@ Deno.test("multipath 4: adaptive mode: path 2 loses 10%: bulk >= 0.92x the best 
   const p = await finishPing(ping);
   let total = both.r.sink.mbps;
   figure(`adaptive: both paths, path 2 lossy: T = ${transferFigures(both.r)}`);
+  figure(`adaptive: T's sender: ${both.tcp}`);
   console.log(`paths during T:\n${both.during}`);
   figure(`adaptive: T / S = ${(total / s).toFixed(2)} (S ${s} Mbit/s, T ${total} Mbit/s)`);
   figure(`adaptive: ping beside the bulk flow: ${pingFigures(p)}`);
   if (total < 0.92 * s) {
     const again = await bulk(lab, t, 5323, 323);
     figure(`adaptive: T again (the first was below 0.92 S): ${transferFigures(again.r)}`);
+    figure(`adaptive: the second T's sender: ${again.tcp}`);
     console.log(`paths during the second T:\n${again.during}`);
     total = Math.max(total, again.r.sink.mbps);
   }
