@@ -172,7 +172,6 @@ Deno.test("backup ends carry data only when the regular paths are down", () => {
 });
 
 Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in order", () => {
-  const rate = LINK_RATE;
   const sim = aggregateSim([5, 7], 71);
   const before = sim.b.delivered.length;
   const ms = 3_000;
@@ -180,7 +179,7 @@ Deno.test("aggregate: two rate-limited links deliver at least 1.7x one link, in 
   sim.run(500);
   const delivered = sim.b.delivered.slice(before);
   const bytesPerMs = (delivered.length * 1_500) / ms;
-  assert.ok(bytesPerMs >= 1.7 * rate, `aggregate delivered ${bytesPerMs.toFixed(0)} B/ms`);
+  assert.ok(bytesPerMs >= 1.7 * LINK_RATE, `aggregate delivered ${bytesPerMs.toFixed(0)} B/ms`);
   const ids = delivered.map(packetId);
   let inversions = 0;
   for (let i = 1; i < ids.length; i++) if (ids[i] < ids[i - 1]) inversions++;
