@@ -36,7 +36,7 @@ export const USAGE =
                           wireguard-go)
   --paired-rounds N       rounds of the paired ping at rest, after the runs: veth,
                           wireguard-go and centipede 1 path up at once, pinged in
-                          turns (default 10; --quick: 3; 0: none)
+                          turns (default 30; --quick: 3; 0: none)
 Needs root (network namespaces, TUN).`;
 
 /** Parses the command line; throws an Error with a usage message on bad input. */
@@ -65,7 +65,7 @@ export function parseOptions(args: readonly string[]): Options | "help" {
     quick,
     wireguardGo: values["wireguard-go"] ?? "wireguard-go",
     systems: systemsOption(values.systems),
-    pairedRounds: intOption("--paired-rounds", values["paired-rounds"], quick ? 3 : 10, 0, 50),
+    pairedRounds: intOption("--paired-rounds", values["paired-rounds"], quick ? 3 : 30, 0, 50),
   };
 }
 

@@ -10,6 +10,38 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** A distribution-free confidence interval for a median: two of the samples, and its coverage. */
+export interface MedianInterval {
+  readonly low: number;
+  readonly high: number;
+  /** The probability that the interval holds the true median (at least the one asked for). */
+  readonly confidence: number;
+}
+
+/**
+ * The interval between the k-th smallest and the k-th largest sample, with the largest k whose
+ * coverage is still at least `confidence`. The number of samples below the true median is
+ * binomial (n, 1/2) whatever the distribution, so the coverage is 1 - 2 P(B <= k - 1). Null when
+ * even the whole range falls short (fewer than 6 samples at 95 %).
+ */
+export function medianInterval(
+  xs: readonly number[],
+  confidence = 0.95,
+): MedianInterval | null {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  let tail = 0; // P(B <= k - 1)
+  let term = Math.pow(0.5, n); // P(B = k - 1)
+  let best: MedianInterval | null = null;
+  for (let k = 1; 2 * k <= n + 1; k++) {
+    tail += term;
+    if (1 - 2 * tail < confidence) break;
+    best = { low: s[k - 1], high: s[n - k], confidence: 1 - 2 * tail };
+    term = term * (n - k + 1) / k; // P(B = k) from P(B = k - 1)
+  }
+  return best;
+}
+
 /** Median, extremes and count of some samples. */
 export interface Stats {
   readonly median: number;

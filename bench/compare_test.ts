@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/parse.ts";
 import { parseProcStatTicks, parseVmHwmKiB } from "./_netns.ts";
-import { formatNumber, formatRatio, formatStats, median, stats } from "./compare_stats.ts";
+import {
+  formatNumber,
+  formatRatio,
+  formatStats,
+  median,
+  medianInterval,
+  stats,
+} from "./compare_stats.ts";
 import { parseOptions } from "./compare_options.ts";
 import { parseIperf, parsePing } from "./compare_parse.ts";
 import { renderMarkdown, renderSvg, renderTable } from "./compare_report.ts";
@@ -97,6 +104,26 @@ Deno.test("median, stats", () => {
   assert.equal(stats([null, NaN]), null);
 });
 
+Deno.test("medianInterval: order statistics with binomial coverage", () => {
+  const upTo = (n: number) => Array.from({ length: n }, (_, i) => n - i); // n, n-1, ..., 1
+  // 10 samples: the 2nd smallest to the 2nd largest, coverage 1 - 2 * 11/1024
+  const ten = medianInterval(upTo(10))!;
+  assert.deepEqual([ten.low, ten.high], [2, 9]);
+  assert.ok(Math.abs(ten.confidence - (1 - 22 / 1024)) < 1e-12);
+  // 30 samples: the 10th to the 21st (P(B <= 9) = 0.0214 for B ~ binomial(30, 1/2))
+  const thirty = medianInterval(upTo(30))!;
+  assert.deepEqual([thirty.low, thirty.high], [10, 21]);
+  assert.ok(thirty.confidence > 0.95 && thirty.confidence < 0.96);
+  // a looser level narrows it; too few samples for the level gives none
+  assert.deepEqual(
+    [medianInterval(upTo(30), 0.8)!.low, medianInterval(upTo(30), 0.8)!.high],
+    [11, 20],
+  );
+  assert.equal(medianInterval(upTo(5)), null);
+  assert.deepEqual([medianInterval(upTo(6))!.low, medianInterval(upTo(6))!.high], [1, 6]);
+  assert.equal(medianInterval([]), null);
+});
+
 Deno.test("formatNumber, formatStats, formatRatio", () => {
   assert.equal(formatNumber(15362.3), "15362");
   assert.equal(formatNumber(52.34), "52.3");
@@ -128,7 +155,7 @@ Deno.test("parseOptions: defaults, --quick, explicit values, errors", () => {
   assert.ok(d.outDir.endsWith("/bench/results"));
   const q = parseOptions(["--quick"]);
   assert.ok(q !== "help" && q.runs === 1 && q.seconds === 3 && q.quick && q.pairedRounds === 3);
-  assert.ok(d.pairedRounds === 10);
+  assert.ok(d.pairedRounds === 30);
   const p = parseOptions(["--paired-rounds", "0"]);
   assert.ok(p !== "help" && p.pairedRounds === 0);
   assert.throws(() => parseOptions(["--paired-rounds", "51"]), /--paired-rounds takes/);

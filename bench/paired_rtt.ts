@@ -6,7 +6,14 @@
  * This file holds the arithmetic and the report; compare.ts does the pinging.
  * @module
  */
-import { formatNumber, formatStats, type Stats, stats } from "./compare_stats.ts";
+import {
+  formatNumber,
+  formatStats,
+  type MedianInterval,
+  medianInterval,
+  type Stats,
+  stats,
+} from "./compare_stats.ts";
 
 /** Average RTTs (ms) of one round; null where a ping got no reply. */
 export interface PairedRound {
@@ -26,6 +33,8 @@ export interface PairedSummary {
   readonly centipedeOverheadMs: Stats | null;
   /** centipede's overhead / wireguard-go's, per round (rounds where wireguard-go's is > 0). */
   readonly overheadRatio: Stats | null;
+  /** A 95 % confidence interval for the median of those ratios; null with under 6 rounds. */
+  readonly overheadRatioInterval: MedianInterval | null;
 }
 
 /** `tunnel - veth` of one round, or null. */
@@ -41,6 +50,7 @@ export function roundRatio(round: PairedRound): number | null {
 }
 
 export function summarizePaired(rounds: readonly PairedRound[]): PairedSummary {
+  const ratios = rounds.map(roundRatio).filter((r): r is number => r !== null);
   return {
     rounds: rounds.length,
     vethMs: stats(rounds.map((r) => r.vethMs)),
@@ -48,23 +58,32 @@ export function summarizePaired(rounds: readonly PairedRound[]): PairedSummary {
     centipedeMs: stats(rounds.map((r) => r.centipedeMs)),
     wireguardGoOverheadMs: stats(rounds.map((r) => overheadOf(r.wireguardGoMs, r.vethMs))),
     centipedeOverheadMs: stats(rounds.map((r) => overheadOf(r.centipedeMs, r.vethMs))),
-    overheadRatio: stats(rounds.map(roundRatio)),
+    overheadRatio: stats(ratios),
+    overheadRatioInterval: medianInterval(ratios),
   };
 }
 
 /** The Markdown section: how it was measured and a three-row table. */
 export function renderPaired(s: PairedSummary, pingsPerTurn: number): string {
   const f = (x: Stats | null) => formatStats(x, s.rounds);
+  const ci = s.overheadRatioInterval;
   const ratio = s.overheadRatio === null
     ? "—"
     : `${formatNumber(s.overheadRatio.median)}× (${formatNumber(s.overheadRatio.min)}–` +
       `${formatNumber(s.overheadRatio.max)}×)`;
+  const interval = ci === null
+    ? "—"
+    : `${formatNumber(ci.low)}–${formatNumber(ci.high)}× (${
+      Math.floor(ci.confidence * 1000) / 10
+    } %)`;
   return [
     `#### Paired ping at rest (${s.rounds} rounds)`,
     "",
     "The bare veth, wireguard-go and centipede 1 path up at once, each warmed up with a flood " +
     `ping, then pinged in turns (${pingsPerTurn} pings at 100 Hz per turn, order reversed every ` +
-    "other round). Cells are median (min–max) over rounds; the ratio is taken per round.",
+    "other round). Cells are median (min–max) over rounds; the ratio is taken per round. Its " +
+    "confidence interval is for the median ratio: the k-th smallest to the k-th largest round, " +
+    "the number of rounds below the true median being binomial (distribution-free).",
     "",
     "| | bare veth | wireguard-go | centipede 1 path |",
     "| --- | --- | --- | --- |",
@@ -72,6 +91,7 @@ export function renderPaired(s: PairedSummary, pingsPerTurn: number): string {
     `| RTT overhead at rest (ms) | — | ${f(s.wireguardGoOverheadMs)} | ` +
     `${f(s.centipedeOverheadMs)} |`,
     `| overhead centipede / wireguard-go, per round | | | ${ratio} |`,
+    `| median of that ratio, confidence interval | | | ${interval} |`,
     "",
   ].join("\n");
 }

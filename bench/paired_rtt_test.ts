@@ -36,6 +36,27 @@ Deno.test("paired: medians over rounds, ratio per round rather than of medians",
   );
 });
 
+Deno.test("paired: a confidence interval for the median ratio from 6 rounds on", () => {
+  const round = (ratio: number) => ({
+    vethMs: 0.04,
+    wireguardGoMs: 0.44,
+    centipedeMs: 0.04 + 0.4 * ratio,
+  });
+  const four = summarizePaired([0.5, 0.4, 0.6, 0.45].map(round));
+  assert.equal(four.overheadRatioInterval, null);
+  assert.match(renderPaired(four, 100), /median of that ratio, confidence interval \| \| \| — \|/);
+  // ten rounds: the 2nd smallest and 2nd largest ratio, at 97.8 % (1 - 2 * 11/1024)
+  const ten = summarizePaired(
+    [0.61, 0.42, 0.5, 0.47, 0.55, 0.38, 0.52, 0.49, 0.58, 0.9].map(round),
+  );
+  const ci = ten.overheadRatioInterval!;
+  assert.ok(Math.abs(ci.low - 0.42) < 1e-9 && Math.abs(ci.high - 0.61) < 1e-9);
+  assert.match(
+    renderPaired(ten, 100),
+    /\| median of that ratio, confidence interval \| \| \| 0\.420–0\.610× \(97\.8 %\) \|/,
+  );
+});
+
 Deno.test("paired: no rounds renders dashes, not NaN", () => {
   const md = renderPaired(summarizePaired([]), 100);
   assert.doesNotMatch(md, /NaN|undefined/);
