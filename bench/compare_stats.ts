@@ -31,15 +31,22 @@ export function medianInterval(
   const s = [...xs].sort((a, b) => a - b);
   const n = s.length;
   let tail = 0; // P(B <= k - 1)
-  let term = Math.pow(0.5, n); // P(B = k - 1)
+  let logTerm = n * Math.log(0.5); // log P(B = k - 1), in logs so that a large n does not underflow
   let best: MedianInterval | null = null;
   for (let k = 1; 2 * k <= n + 1; k++) {
-    tail += term;
+    tail += Math.exp(logTerm);
     if (1 - 2 * tail < confidence) break;
     best = { low: s[k - 1], high: s[n - k], confidence: 1 - 2 * tail };
-    term = term * (n - k + 1) / k; // P(B = k) from P(B = k - 1)
+    logTerm += Math.log((n - k + 1) / k); // P(B = k) from P(B = k - 1)
   }
   return best;
+}
+
+/** `low–high× (95.7 %)`, or — when there is no interval. */
+export function formatInterval(ci: MedianInterval | null): string {
+  if (ci === null) return "—";
+  const percent = Math.floor(ci.confidence * 1000) / 10;
+  return `${formatNumber(ci.low)}–${formatNumber(ci.high)}× (${percent} %)`;
 }
 
 /** Median, extremes and count of some samples. */

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config/parse.ts";
 import { parseProcStatTicks, parseVmHwmKiB } from "./_netns.ts";
 import {
+  formatInterval,
   formatNumber,
   formatRatio,
   formatStats,
@@ -122,6 +123,12 @@ Deno.test("medianInterval: order statistics with binomial coverage", () => {
   assert.equal(medianInterval(upTo(5)), null);
   assert.deepEqual([medianInterval(upTo(6))!.low, medianInterval(upTo(6))!.high], [1, 6]);
   assert.equal(medianInterval([]), null);
+  // no underflow for many samples: 2000 of them give the usual normal-approximation width
+  const many = medianInterval(upTo(2000))!;
+  assert.ok(many.low > 950 && many.low < 960 && many.high === 2001 - many.low, `${many.low}`);
+  assert.ok(many.confidence >= 0.95 && many.confidence < 0.96);
+  assert.equal(formatInterval(thirty), "10.0–21.0× (95.7 %)");
+  assert.equal(formatInterval(null), "—");
 });
 
 Deno.test("formatNumber, formatStats, formatRatio", () => {

@@ -8,7 +8,7 @@
  * one data path: the interval assumes the rounds come from one distribution.
  * @module
  */
-import { formatNumber, median, medianInterval } from "./compare_stats.ts";
+import { formatInterval, formatNumber, median, medianInterval } from "./compare_stats.ts";
 import { type PairedRound, roundRatio } from "./paired_rtt.ts";
 
 /** The per-round ratios of one compare.json (none when it has no paired rounds). */
@@ -18,21 +18,22 @@ export function ratiosOf(json: { paired?: { rounds?: PairedRound[] } | null }): 
 }
 
 if (import.meta.main) {
+  if (Deno.args.length === 0) {
+    console.error("usage: deno run --allow-read bench/paired_pool.ts DIR_OR_JSON...");
+    Deno.exit(2);
+  }
   const all: number[] = [];
   for (const arg of Deno.args) {
     const path = arg.endsWith(".json") ? arg : `${arg}/compare.json`;
     const ratios = ratiosOf(JSON.parse(await Deno.readTextFile(path)));
-    console.log(`${path}: ${ratios.length} rounds, median ${formatNumber(median(ratios))}x`);
+    const middle = ratios.length > 0 ? `, median ${formatNumber(median(ratios))}x` : "";
+    console.log(`${path}: ${ratios.length} rounds${middle}`);
     all.push(...ratios);
   }
-  const ci = medianInterval(all);
+  if (all.length === 0) Deno.exit(1);
   const under = all.filter((r) => r <= 0.5).length;
   console.log(
     `pooled: ${all.length} rounds, median ${formatNumber(median(all))}x, ` +
-      (ci === null
-        ? "too few rounds for an interval"
-        : `${Math.floor(ci.confidence * 1000) / 10} % interval ` +
-          `${formatNumber(ci.low)}x-${formatNumber(ci.high)}x`) +
-      `; ${under} at 0.5x or under`,
+      `interval ${formatInterval(medianInterval(all))}; ${under} at 0.5x or under`,
   );
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  formatInterval,
   formatNumber,
   formatStats,
   type MedianInterval,
@@ -66,16 +67,10 @@ export function summarizePaired(rounds: readonly PairedRound[]): PairedSummary {
 /** The Markdown section: how it was measured and a three-row table. */
 export function renderPaired(s: PairedSummary, pingsPerTurn: number): string {
   const f = (x: Stats | null) => formatStats(x, s.rounds);
-  const ci = s.overheadRatioInterval;
   const ratio = s.overheadRatio === null
     ? "—"
     : `${formatNumber(s.overheadRatio.median)}× (${formatNumber(s.overheadRatio.min)}–` +
       `${formatNumber(s.overheadRatio.max)}×)`;
-  const interval = ci === null
-    ? "—"
-    : `${formatNumber(ci.low)}–${formatNumber(ci.high)}× (${
-      Math.floor(ci.confidence * 1000) / 10
-    } %)`;
   return [
     `#### Paired ping at rest (${s.rounds} rounds)`,
     "",
@@ -91,7 +86,9 @@ export function renderPaired(s: PairedSummary, pingsPerTurn: number): string {
     `| RTT overhead at rest (ms) | — | ${f(s.wireguardGoOverheadMs)} | ` +
     `${f(s.centipedeOverheadMs)} |`,
     `| overhead centipede / wireguard-go, per round | | | ${ratio} |`,
-    `| median of that ratio, confidence interval | | | ${interval} |`,
+    `| median of that ratio, confidence interval | | | ${
+      formatInterval(s.overheadRatioInterval)
+    } |`,
     "",
   ].join("\n");
 }
