@@ -9,6 +9,7 @@
  *   deno bench --allow-all bench/event_loop_bench.ts
  */
 import { openPoller } from "../ffi/poller.ts";
+import { median } from "./compare_stats.ts";
 import { internAddr, openFfiUdpSocket } from "../ffi/udp_linux.ts";
 
 const ROUND_MS = 1;
@@ -18,11 +19,9 @@ const MAX_ROUNDS = 1_000;
 const rounds: Record<string, number[]> = {};
 globalThis.addEventListener("unload", () => {
   for (const [name, list] of Object.entries(rounds)) {
-    const sorted = [...list].sort((a, b) => a - b);
     console.log(
-      `event_loop_bench: ${name}: rounds until taken in, median ${
-        sorted[sorted.length >> 1]
-      }, max ${sorted[sorted.length - 1]} (${sorted.length} iterations)`,
+      `event_loop_bench: ${name}: rounds until taken in, median ${median(list)}, ` +
+        `max ${Math.max(...list)} (${list.length} iterations)`,
     );
   }
 });

@@ -9,12 +9,11 @@
  * @module
  */
 import { formatInterval, formatNumber, median, medianInterval } from "./compare_stats.ts";
-import { type PairedRound, roundRatio } from "./paired_rtt.ts";
+import { type PairedRound, roundRatios } from "./paired_rtt.ts";
 
 /** The per-round ratios of one compare.json (none when it has no paired rounds). */
 export function ratiosOf(json: { paired?: { rounds?: PairedRound[] } | null }): number[] {
-  const rounds = json.paired?.rounds ?? [];
-  return rounds.map(roundRatio).filter((r): r is number => r !== null);
+  return roundRatios(json.paired?.rounds ?? []);
 }
 
 if (import.meta.main) {
@@ -30,7 +29,10 @@ if (import.meta.main) {
     console.log(`${path}: ${ratios.length} rounds${middle}`);
     all.push(...ratios);
   }
-  if (all.length === 0) Deno.exit(1);
+  if (all.length === 0) {
+    console.error("paired_pool: none of these runs has paired rounds");
+    Deno.exit(1);
+  }
   const under = all.filter((r) => r <= 0.5).length;
   console.log(
     `pooled: ${all.length} rounds, median ${formatNumber(median(all))}x, ` +

@@ -50,8 +50,13 @@ export function roundRatio(round: PairedRound): number | null {
   return cp === null || wg === null || !(wg > 0) ? null : cp / wg;
 }
 
+/** The ratios of the rounds that have one. */
+export function roundRatios(rounds: readonly PairedRound[]): number[] {
+  return rounds.map(roundRatio).filter((r): r is number => r !== null);
+}
+
 export function summarizePaired(rounds: readonly PairedRound[]): PairedSummary {
-  const ratios = rounds.map(roundRatio).filter((r): r is number => r !== null);
+  const ratios = roundRatios(rounds);
   return {
     rounds: rounds.length,
     vethMs: stats(rounds.map((r) => r.vethMs)),
