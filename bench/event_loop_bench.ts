@@ -9,8 +9,8 @@
  *   deno bench --allow-all bench/event_loop_bench.ts
  */
 import { openPoller } from "../ffi/poller.ts";
-import { median } from "./compare_stats.ts";
 import { internAddr, openFfiUdpSocket } from "../ffi/udp_linux.ts";
+import { median } from "./compare_stats.ts";
 
 const ROUND_MS = 1;
 const MAX_ROUNDS = 1_000;
