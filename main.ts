@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { down, reload, syncconf } from "./lib/cli/down.ts";
+import { down, reload, resetTimestamp, syncconf } from "./lib/cli/down.ts";
 import { genkey, pubkey, stdoutExposureWarning } from "./lib/cli/keys.ts";
 import { show } from "./lib/cli/show.ts";
 import { up } from "./lib/cli/up.ts";
@@ -122,6 +122,7 @@ const ARITY: Record<string, [number, number, string]> = {
   down: [1, 1, "one interface name or file"],
   reload: [1, 1, "one interface name or file"],
   syncconf: [2, 2, "an interface name and a file"],
+  "reset-timestamp": [2, 2, "an interface name and a peer's public key"],
   show: [0, 1, "at most one interface name"],
   lab: [1, 1, "one scenario file"],
 };
@@ -158,6 +159,8 @@ async function run(command: string, positionals: string[], options: RunOptions):
       return await reload(positionals[0]);
     case "syncconf":
       return await syncconf(positionals[0], positionals[1]);
+    case "reset-timestamp":
+      return await resetTimestamp(positionals[0], positionals[1]);
     default:
       return await up(positionals[0], {
         debug: options.debug || Deno.env.get("CENTIPEDE_LOG") === "debug",

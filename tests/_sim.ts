@@ -35,6 +35,8 @@ export interface SimOptions {
   backupLinks?: number[];
   /** `priority=N` of each link's local ends. */
   priorities?: number[];
+  /** Where each device logs (default: nowhere); lines are prefixed with "a: " or "b: ". */
+  log?: (line: string) => void;
 }
 
 /** One side of the simulation. */
@@ -55,8 +57,8 @@ interface Event {
 export class Sim {
   now = 1_000;
   readonly links: LinkSpec[];
-  readonly a: SimSide;
-  readonly b: SimSide;
+  a: SimSide;
+  b: SimSide;
   readonly rng: SeededRng;
   /** Datagrams dropped because a link's bottleneck queue was full. */
   queueDrops = 0;
@@ -66,28 +68,46 @@ export class Sim {
   /** Per link and direction: when the bottleneck is free again. */
   #busyUntil = new Map<string, number>();
   #seq = 0;
+  readonly #options: SimOptions;
 
   constructor(links: LinkSpec[], options: SimOptions = {}) {
     this.links = links.map((l) => ({ up: true, ...l }));
     this.rng = new SeededRng(options.seed ?? 7);
-    const keyA = new Uint8Array(32).fill(1);
-    const keyB = new Uint8Array(32).fill(2);
-    const addrA = links.map((_, i) => ({ hostname: `10.0.${i}.1`, port: 51820 }));
-    const addrB = links.map((_, i) => ({ hostname: `10.0.${i}.2`, port: 51820 }));
-    this.a = this.#side("a", keyA, keyB, addrA, addrB, "10.77.0.2", options);
-    const endpointsOfA = options.bHasEndpoints ? addrA : [];
-    this.b = this.#side("b", keyB, keyA, addrB, endpointsOfA, "10.77.0.1", options);
+    this.#options = options;
+    this.a = this.#side("a");
+    this.b = this.#side("b");
   }
 
-  #side(
-    name: "a" | "b",
-    key: Uint8Array,
-    peerKey: Uint8Array,
-    mine: Endpoint[],
-    theirs: Endpoint[],
-    peerInner: string,
-    options: SimOptions,
-  ): SimSide {
+  /**
+   * The side's process restarts: its device is closed and a new one, with the same key and
+   * configuration but no state, takes its place. `clockAheadMs` sets its wall clock ahead of the
+   * simulation's (default 0); `port` is its UDP port as the other side sees it (default 51820; a
+   * new one is a NAT that mapped the restarted process anew: datagrams to the old port are lost).
+   */
+  restart(name: "a" | "b", options: { clockAheadMs?: number; port?: number } = {}): SimSide {
+    const old = name === "a" ? this.a : this.b;
+    old.device.close();
+    const side = this.#side(name, options.clockAheadMs, options.port);
+    if (name === "a") this.a = side;
+    else this.b = side;
+    return side;
+  }
+
+  /**
+   * Side `name` (key byte 1 for a, 2 for b) with its peer configured; its clock `clockAheadMs`
+   * ahead, its datagrams from `port`.
+   */
+  #side(name: "a" | "b", clockAheadMs = 0, port = 51820): SimSide {
+    const options = this.#options;
+    const addresses = (host: number, port = 51820) =>
+      this.links.map((_, i) => ({ hostname: `10.0.${i}.${host}`, port }));
+    const isA = name === "a";
+    const key = new Uint8Array(32).fill(isA ? 1 : 2);
+    const peerKey = new Uint8Array(32).fill(isA ? 2 : 1);
+    const mine = addresses(isA ? 1 : 2, port);
+    const theirs = isA ? addresses(2) : options.bHasEndpoints ? addresses(1) : [];
+    const peerInner = isA ? "10.77.0.2" : "10.77.0.1";
+    const log = options.log;
     const delivered: Uint8Array[] = [];
     const device = new Device({
       privateKey: key,
@@ -107,7 +127,11 @@ export class Sim {
       })),
       rng: this.rng,
       backend: nobleAead,
-      epochOffsetMs: 1.7e12,
+      epochOffsetMs: 1.7e12 + clockAheadMs,
+      logger: log && {
+        info: (line) => log(`${name}: ${line}`),
+        debug() {},
+      },
       output: {
         transmit: (local, to, buf, length) => this.#transmit(name, local, to, buf, length),
         deliver: (buf, offset, length) => void delivered.push(buf.slice(offset, offset + length)),
@@ -120,7 +144,9 @@ export class Sim {
     const bytes = buf.subarray(0, length);
     const there = from === "a" ? this.b : this.a;
     const here = from === "a" ? this.a : this.b;
-    const target = there.addresses.findIndex((e) => e.hostname === to.hostname);
+    const target = there.addresses.findIndex((e) =>
+      e.hostname === to.hostname && e.port === to.port
+    );
     if (target !== local) return; // cross pairs do not route
     const link = this.links[local];
     const copy = bytes.slice();

@@ -1,13 +1,13 @@
 /**
- * Commands that act on a running interface through its control socket:
- * `centipede down NAME|PATH/NAME.conf` and `centipede reload NAME|PATH/NAME.conf`.
+ * Commands that act on a running interface through its control socket: `centipede down`,
+ * `reload`, `syncconf` and `reset-timestamp` (each takes NAME or PATH/NAME.conf).
  * @module
  */
 import { interfaceNameFromPath } from "../config/interface_name.ts";
 import { request } from "../control/client.ts";
 import { controlDir, isInterfaceName, socketPath } from "../control/paths.ts";
 
-/** Options of `down` and `reload`. */
+/** Options of the commands that talk to a running interface. */
 export interface ControlCommandOptions {
   /** Control socket directory; default $CENTIPEDE_CONTROL_DIR or /run/centipede. */
   readonly dir?: string;
@@ -66,7 +66,6 @@ export async function down(target: string, options: ControlCommandOptions = {}):
   }
 }
 
-/** Asks the interface to re-read its config file; prints the outcome. 0 when applied, else 1. */
 /**
  * `centipede syncconf NAME FILE`: sends FILE's text to the running interface, which applies its
  * peers in one step (sessions of peers that stay are kept). Exit 1 when it was rejected.
@@ -76,12 +75,48 @@ export async function syncconf(
   file: string,
   options: ControlCommandOptions = {},
 ): Promise<number> {
+  return await command(target, "syncconf", options, async () => ({
+    path: `/syncconf?file=${encodeURIComponent(file)}`,
+    body: await Deno.readTextFile(file),
+  }));
+}
+
+/** Asks the interface to re-read its config file; prints the outcome. 0 when applied, else 1. */
+export async function reload(target: string, options: ControlCommandOptions = {}): Promise<number> {
+  return await command(target, "reload", options, () => ({ path: "/reload" }));
+}
+
+/**
+ * `centipede reset-timestamp NAME PEER`: the interface forgets the newest handshake timestamp it
+ * answered from PEER (a base64 public key), so that PEER's next initiation is answered even if
+ * its clock went back. 0 when done, else 1.
+ */
+export async function resetTimestamp(
+  target: string,
+  peer: string,
+  options: ControlCommandOptions = {},
+): Promise<number> {
+  return await command(target, "reset-timestamp", options, () => ({
+    path: `/reset-timestamp?peer=${encodeURIComponent(peer)}`,
+  }));
+}
+
+/**
+ * POSTs what `build` returns to the interface `target` names: prints the answer's body on
+ * success (0); the reason on error (1), prefixed with the interface and `what` when the
+ * interface refused.
+ */
+async function command(
+  target: string,
+  what: string,
+  options: ControlCommandOptions,
+  build: () => { path: string; body?: string } | Promise<{ path: string; body?: string }>,
+): Promise<number> {
   const out = options.out ?? console.log;
   const err = options.err ?? console.error;
   try {
     const name = targetInterface(target);
-    const text = await Deno.readTextFile(file);
-    const path = `/syncconf?file=${encodeURIComponent(file)}`;
+    const { path, body: text } = await build();
     const dir = options.dir ?? controlDir();
     const response = await request(name, "POST", path, dir, undefined, text);
     const body = response.body.trim();
@@ -89,26 +124,7 @@ export async function syncconf(
       if (body) out(body);
       return 0;
     }
-    err(`interface ${name}: syncconf failed: ${body || `status ${response.status}`}`);
-    return 1;
-  } catch (error) {
-    err((error as Error).message);
-    return 1;
-  }
-}
-
-export async function reload(target: string, options: ControlCommandOptions = {}): Promise<number> {
-  const out = options.out ?? console.log;
-  const err = options.err ?? console.error;
-  try {
-    const name = targetInterface(target);
-    const response = await request(name, "POST", "/reload", options.dir ?? controlDir());
-    const body = response.body.trim();
-    if (response.status === 200) {
-      if (body) out(body);
-      return 0;
-    }
-    err(`interface ${name}: reload failed: ${body || `status ${response.status}`}`);
+    err(`interface ${name}: ${what} failed: ${body || `status ${response.status}`}`);
     return 1;
   } catch (error) {
     err((error as Error).message);

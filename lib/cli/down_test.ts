@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { capture, exists, fixtureStatus } from "../control/_fixture.ts";
 import { type ControlServer, serveControl } from "../control/server.ts";
-import { down, reload, targetInterface } from "./down.ts";
+import { down, reload, resetTimestamp, targetInterface } from "./down.ts";
 
 Deno.test("down: by name and by config path; waits until the socket is gone", async () => {
   const dir = await Deno.makeTempDir();
@@ -85,6 +85,37 @@ Deno.test("reload: prints the summary, or the error with exit 1", async () => {
     const missing = capture();
     assert.equal(await reload("wg7", { dir, ...missing.sinks }), 1);
     assert.deepEqual(missing.err, [`interface wg7 is not running (no ${dir}/wg7.sock)`]);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reset-timestamp: sends the peer's key, prints the answer or the reason", async () => {
+  const dir = await Deno.makeTempDir();
+  const key = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+  const server = await serveControl({
+    name: "wg0",
+    dir,
+    status: () => fixtureStatus(),
+    onShutdown: () => {},
+    onReload: () => Promise.resolve(""),
+    onResetTimestamp: (peer) => {
+      if (peer !== key) throw new Error(`no peer ${peer} on this interface`);
+      return "peer HIgo9xNz: its next initiation will be answered whatever its timestamp";
+    },
+  });
+  try {
+    const ok = capture();
+    assert.equal(await resetTimestamp("wg0", key, { dir, ...ok.sinks }), 0);
+    assert.deepEqual(ok.out, [
+      "peer HIgo9xNz: its next initiation will be answered whatever its timestamp",
+    ]);
+    const bad = capture();
+    assert.equal(await resetTimestamp("wg0", "a+b/c=", { dir, ...bad.sinks }), 1);
+    assert.deepEqual(bad.err, [
+      "interface wg0: reset-timestamp failed: no peer a+b/c= on this interface",
+    ]);
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });

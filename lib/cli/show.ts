@@ -4,6 +4,7 @@
  * interface block, then one block per peer with a table of its paths.
  * @module
  */
+import { CLOCK_OFFSET_LOG_MS } from "../core/constants.ts";
 import { listInterfaces, request } from "../control/client.ts";
 import { controlDir } from "../control/paths.ts";
 import type { InterfaceStatus, PathStatus, PeerStatus } from "../control/status.ts";
@@ -153,6 +154,7 @@ function formatPeer(p: PeerStatus): string[] {
     `peer: ${p.public_key}`,
     `  mode: ${mode}`,
     `  latest handshake: ${handshake}`,
+    ...clockLines(p),
     `  transfer: ${bytes(p.bytes_received)} received, ${bytes(p.bytes_sent)} sent`,
     `  packets: ${p.packets_received} received, ${p.packets_sent} sent, ` +
     `${p.duplicates_dropped} duplicates dropped`,
@@ -163,6 +165,28 @@ function formatPeer(p: PeerStatus): string[] {
   lines.push("  paths:", ...table([header, ...rows]).map((row) => `    ${row}`));
   if (p.paths.some((path) => !path.configured)) {
     lines.push("    * learned from the peer's traffic (not in the config file)");
+  }
+  return lines;
+}
+
+/**
+ * The peer's clock when it is a second or more off ours, and the newest initiation answered when
+ * it is more than CLOCK_OFFSET_LOG_MS ahead of our clock (initiations from a clock behind it are
+ * refused until then).
+ */
+function clockLines(p: PeerStatus): string[] {
+  const lines: string[] = [];
+  const offset = p.clock_offset_seconds;
+  if (offset !== null && Math.abs(offset) >= 1) {
+    lines.push(
+      `  clock: ${longDuration(Math.abs(offset))} ${offset > 0 ? "ahead of" : "behind"} ours`,
+    );
+  }
+  if (p.timestamp_ahead_seconds * 1000 > CLOCK_OFFSET_LOG_MS) {
+    lines.push(
+      `  newest initiation answered: ${longDuration(p.timestamp_ahead_seconds)} ahead of our ` +
+        "clock (older ones are refused; see centipede reset-timestamp)",
+    );
   }
   return lines;
 }

@@ -211,6 +211,28 @@ Deno.test("show: mode line", () => {
   assert.ok(formatStatus(status).endsWith("\n  paths: none\n"));
 });
 
+Deno.test("show: clock lines", () => {
+  const status = fixtureStatus();
+  status.peers[0].clock_offset_seconds = 0.95;
+  assert.ok(!formatStatus(status).includes("clock"), "under a second: not shown");
+  status.peers[0].clock_offset_seconds = -3_725.5;
+  assert.ok(
+    formatStatus(status).includes(
+      "\n  latest handshake: 42 seconds ago\n  clock: 1 hour, 2 minutes, 5 seconds behind ours\n",
+    ),
+  );
+  status.peers[0].clock_offset_seconds = 10_800;
+  status.peers[0].timestamp_ahead_seconds = 10_790;
+  assert.ok(
+    formatStatus(status).includes(
+      "\n  clock: 3 hours ahead of ours\n  newest initiation answered: 2 hours, 59 minutes, 50" +
+        " seconds ahead of our clock (older ones are refused; see centipede reset-timestamp)\n",
+    ),
+  );
+  status.peers[0].timestamp_ahead_seconds = 60;
+  assert.ok(!formatStatus(status).includes("newest initiation"), "a minute or less: not shown");
+});
+
 Deno.test("show: units", () => {
   assert.equal(bytes(0), "0 B");
   assert.equal(bytes(1023), "1023 B");

@@ -29,6 +29,7 @@ import {
 } from "../host/path_sockets.ts";
 import { applyReload, applySyncconf, type Running } from "./apply_reload.ts";
 import { devicePeers, loadConfig } from "./load_config.ts";
+import { resetTimestamp } from "./reset_timestamp.ts";
 
 /** Options of `up`. */
 export interface UpOptions {
@@ -100,6 +101,10 @@ export async function up(file: string, options: UpOptions): Promise<number> {
       running
         ? applySyncconf(running, text, from)
         : Promise.reject(new Error(`${name} is still starting`)),
+    onResetTimestamp: (peer) => {
+      if (!running) throw new Error(`${name} is still starting`);
+      return resetTimestamp(running.engine.device, peer);
+    },
   });
   let iface: Interface;
   try {

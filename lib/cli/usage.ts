@@ -16,6 +16,7 @@ Commands:
   down NAME       stop a running interface (NAME or FILE.conf)
   reload NAME     re-read a running interface's config file (NAME or FILE.conf)
   syncconf NAME FILE  apply FILE's peers to a running interface, keeping sessions that stay
+  reset-timestamp NAME PEER  answer PEER's next handshake even if its clock went back
   lab FILE.yaml   run a scenario in network namespaces: two peers, paths, events (docs/LAB.md)
 
 Options:
@@ -75,6 +76,14 @@ endpoints, allowed IPs, keepalive, mode) in one step, as wg syncconf does: sessi
 stay are kept; Bind and ListenPort move the sockets; PrivateKey, Address and MTU are reported as
 needing a restart. Exit status 1 when
 the file was rejected (then nothing changed).`,
+  "reset-timestamp": `Usage: centipede reset-timestamp NAME PEER
+
+A responder answers a peer's handshake initiation only if its timestamp (the peer's clock) is
+newer than every one answered before, so a replayed initiation gets no answer. If the peer's
+clock ran ahead and was then set back, its initiations are refused until our clock passes the
+newest one answered (show prints it when it is more than a minute ahead). This makes the running
+interface NAME forget that timestamp for PEER (a base64 public key): PEER's next initiation is
+answered whatever its timestamp. Sessions are kept.`,
   lab: `Usage: centipede lab [--out DIR] [--json FILE] [--svg FILE] SCENARIO.yaml
 
 Runs a scenario in fresh network namespaces: a client and a server (optionally a NAT router

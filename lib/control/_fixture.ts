@@ -49,6 +49,8 @@ export function fixtureStatus(name = "wg0"): InterfaceStatus {
       failover_path: null,
       latest_handshake_seconds_ago: 42.25,
       handshakes_completed: 3,
+      clock_offset_seconds: 0.012,
+      timestamp_ahead_seconds: 0,
       session_age_seconds: 42.25,
       packets_sent: 2000,
       packets_received: 1500,

@@ -96,6 +96,15 @@ function peerMetrics(out: Exposition, iface: string, peer: PeerStatus): void {
       peer.latest_handshake_seconds_ago,
     );
   }
+  if (peer.clock_offset_seconds !== null) {
+    out.sample(
+      "centipede_peer_clock_offset_seconds",
+      "gauge",
+      "The peer's clock minus ours at the latest handshake (absent before the first).",
+      labels,
+      peer.clock_offset_seconds,
+    );
+  }
   out.sample(
     "centipede_peer_handshakes_total",
     "counter",

@@ -84,6 +84,7 @@ Deno.test("metrics: fixture values", () => {
   );
   assert.equal(get(`centipede_peer_last_handshake_seconds{${PEER}}`), "42.25");
   assert.equal(get(`centipede_peer_handshakes_total{${PEER}}`), "3");
+  assert.equal(get(`centipede_peer_clock_offset_seconds{${PEER}}`), "0.012");
   assert.equal(get(`centipede_peer_session_up{${PEER}}`), "1");
   assert.equal(get(`centipede_peer_packets_sent_total{${PEER}}`), "2000");
   assert.equal(get(`centipede_peer_packets_received_total{${PEER}}`), "1500");
@@ -111,12 +112,14 @@ Deno.test("metrics: fixture values", () => {
   assert.ok(![...s.keys()].some((k) => k.includes(down) && k.includes("last_heard")));
 });
 
-Deno.test("metrics: a peer without handshake has no last-handshake sample", () => {
+Deno.test("metrics: a peer without handshake has no last-handshake or clock sample", () => {
   const status = fixtureStatus();
   status.peers[0].latest_handshake_seconds_ago = null;
   status.peers[0].session_age_seconds = null;
+  status.peers[0].clock_offset_seconds = null;
   const s = parse(prometheusText(status));
   assert.ok(![...s.keys()].some((k) => k.startsWith("centipede_peer_last_handshake_seconds")));
+  assert.ok(![...s.keys()].some((k) => k.startsWith("centipede_peer_clock_offset_seconds")));
   assert.equal(s.get(`centipede_peer_session_up{${PEER}}`), "0");
 });
 

@@ -6,6 +6,8 @@
  * - `GET /status`: the {@link InterfaceStatus} as JSON
  * - `GET /metrics`: Prometheus text format
  * - `POST /reload`: re-reads the config; 200 with a summary, or 500 with the error
+ * - `POST /syncconf?file=F`: applies the config text in the body, as a reload does
+ * - `POST /reset-timestamp?peer=KEY`: forgets the newest handshake timestamp answered from a peer
  * - `POST /shutdown`: 200, then the interface goes down; the socket disappears when it is down
  *
  * Anything else is 404. Access control is the file system's: only the owner (root) may connect.
@@ -32,6 +34,11 @@ export interface ControlOptions {
    * Resolves with a summary, rejects with the reason (then nothing changed).
    */
   readonly onSyncconf?: (text: string, file: string) => Promise<string>;
+  /**
+   * Forgets the newest handshake timestamp answered from the peer with this base64 public key;
+   * returns a summary, throws when no such peer is configured.
+   */
+  readonly onResetTimestamp?: (peer: string) => string;
 }
 
 /** A running control server. */
@@ -74,6 +81,14 @@ export async function serveControl(options: ControlOptions): Promise<ControlServ
           } catch (error) {
             return text(500, line(messageOf(error)));
           }
+        case "POST /reset-timestamp":
+          if (!options.onResetTimestamp) return text(404, "not found\n");
+          try {
+            const peer = new URL(request.url).searchParams.get("peer") ?? "";
+            return text(200, line(options.onResetTimestamp(peer)));
+          } catch (error) {
+            return text(400, line(messageOf(error)));
+          }
         case "POST /shutdown":
           if (!shutdownRequested) {
             shutdownRequested = true;
@@ -94,7 +109,7 @@ export async function serveControl(options: ControlOptions): Promise<ControlServ
   } catch (error) {
     // Another `up` of the same name bound the socket between our check and our bind.
     if (error instanceof Deno.errors.AddrInUse) {
-      throw new Error(`interface ${name} is already running (${path} is live)`);
+      throw new Error(`interface ${options.name} is already running (${path} is live)`);
     }
     throw error;
   }

@@ -29,9 +29,15 @@ Deno.test("control: every route over the socket, mode 0600, socket removed on cl
   const dir = await Deno.makeTempDir();
   let shutdowns = 0;
   let reloads = 0;
+  const resets: string[] = [];
   const server = await serveControl(options(dir, {
     onShutdown: () => void shutdowns++,
     onReload: () => Promise.resolve(`reload ${++reloads}`),
+    onResetTimestamp: (peer) => {
+      if (peer !== "K=") throw new Error(`no peer ${peer} on this interface`);
+      resets.push(peer);
+      return "forgotten";
+    },
   }));
   try {
     assert.equal(server.path, `${dir}/wg0.sock`);
@@ -57,7 +63,24 @@ Deno.test("control: every route over the socket, mode 0600, socket removed on cl
     });
     assert.equal(reloads, 1);
 
-    for (const [method, path] of [["GET", "/nope"], ["POST", "/status"], ["GET", "/shutdown"]]) {
+    assert.deepEqual(await request("wg0", "POST", "/reset-timestamp?peer=K%3D", dir), {
+      status: 200,
+      body: "forgotten\n",
+    });
+    assert.deepEqual(await request("wg0", "POST", "/reset-timestamp?peer=X", dir), {
+      status: 400,
+      body: "no peer X on this interface\n",
+    });
+    assert.deepEqual(resets, ["K="]);
+
+    for (
+      const [method, path] of [
+        ["GET", "/nope"],
+        ["POST", "/status"],
+        ["GET", "/shutdown"],
+        ["GET", "/reset-timestamp"],
+      ]
+    ) {
       const r = await request("wg0", method, path, dir);
       assert.equal(r.status, 404, `${method} ${path}`);
       assert.equal(r.body, `not found: ${method} ${path}\n`);

@@ -148,6 +148,16 @@ export interface PeerStatus {
   /** Seconds since the latest completed handshake; null when none completed. */
   "latest_handshake_seconds_ago": number | null;
   "handshakes_completed": number;
+  /**
+   * The peer's clock minus ours, seconds, from the timestamp of its latest handshake message we
+   * accepted (network delay included); null before the first.
+   */
+  "clock_offset_seconds": number | null;
+  /**
+   * How far the newest initiation answered from this peer is ahead of our clock, seconds (0 when
+   * not ahead): until then its initiations from a clock further behind are refused as stale.
+   */
+  "timestamp_ahead_seconds": number;
   /** Age in seconds of the session used to send, null when there is none. */
   "session_age_seconds": number | null;
   /** Inner packets sent to the peer (each counted once, whatever the number of paths). */
@@ -268,6 +278,10 @@ function peerStatus(peer: Peer, listen: readonly ListenStatus[], now: number): P
     failover_path: carrying ? pathLabel(carrying) : null,
     latest_handshake_seconds_ago: ago(c.lastHandshakeAt, now),
     handshakes_completed: c.handshakesCompleted,
+    clock_offset_seconds: peer.clockOffsetMs === undefined
+      ? null
+      : round3(peer.clockOffsetMs / 1000),
+    timestamp_ahead_seconds: seconds(peer.timestampAheadMs(now)),
     session_age_seconds: session ? seconds(session.age(now)) : null,
     packets_sent: c.packetsSent,
     packets_received: c.packetsReceived,

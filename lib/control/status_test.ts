@@ -101,6 +101,10 @@ Deno.test("status: peer of the initiator (configured endpoints)", () => {
   assert.equal(peer.handshakes_completed, core.counters.handshakesCompleted);
   assert.ok(peer.latest_handshake_seconds_ago !== null && peer.latest_handshake_seconds_ago > 0);
   assert.ok(peer.session_age_seconds !== null);
+  // Both simulated clocks agree: B's response timestamp is behind by the 10 ms it took to come.
+  assert.equal(peer.clock_offset_seconds, Math.round(core.clockOffsetMs!) / 1000);
+  assert.ok(peer.clock_offset_seconds! <= 0 && peer.clock_offset_seconds! > -0.05);
+  assert.equal(peer.timestamp_ahead_seconds, 0);
   assert.equal(peer.packets_sent, 100);
   assert.equal(peer.packets_received, 0);
   assert.ok(peer.paths.every((p) => p.configured));
@@ -164,6 +168,8 @@ Deno.test("status: a peer that never completed a handshake", () => {
   assert.equal(peer.latest_handshake_seconds_ago, null);
   assert.equal(peer.session_age_seconds, null);
   assert.equal(peer.handshakes_completed, 0);
+  assert.equal(peer.clock_offset_seconds, null);
+  assert.equal(peer.timestamp_ahead_seconds, 0);
   assert.equal(peer.paths[0].state, "validating");
   assert.equal(peer.paths[0].state_since_seconds_ago, null);
   assert.equal(peer.paths[0].last_heard_seconds_ago, null);

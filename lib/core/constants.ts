@@ -73,6 +73,12 @@ export const HANDSHAKE_RETRY_JITTER_MS = 333;
 export const HANDSHAKE_ATTEMPT_TIME_MS = 90_000;
 /** A peer's initiations closer together than this are ignored (50 per second). */
 export const HANDSHAKE_MIN_INTERVAL_MS = 20;
+/**
+ * A peer whose clock differs from ours by more than this at a handshake is named in the log, again
+ * when the difference moves by more than this. Clocks need not agree; but an initiation from a
+ * clock that runs ahead raises the timestamp a later one must beat (docs/PROTOCOL.md, "Clocks").
+ */
+export const CLOCK_OFFSET_LOG_MS = 60_000;
 /** Signature checks of messages naming one peer: per second, and at once. */
 export const PEER_VERIFICATIONS_PER_SECOND = 20;
 export const PEER_VERIFICATION_BURST = 5;

@@ -174,6 +174,11 @@ export class Device implements PeerContext {
     for (const peer of this.#byKey.values()) peer.resetPaths(now);
   }
 
+  /** The peer with this public key, if configured. */
+  peer(publicKey: Uint8Array): Peer | undefined {
+    return this.#byKey.get(keyId(publicKey));
+  }
+
   /** Starts handshakes with every peer that has an endpoint. */
   start(now: number): void {
     for (const peer of this.#byKey.values()) {

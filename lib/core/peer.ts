@@ -17,6 +17,7 @@
 import type { Mode } from "../config/config.ts";
 import { isLatencyCritical } from "./classify.ts";
 import {
+  CLOCK_OFFSET_LOG_MS,
   DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
   FLAG_SEQUENCED,
@@ -99,6 +100,7 @@ export class Peer {
   #lastTrafficAt = Number.NEGATIVE_INFINITY;
   #staged: Uint8Array[] = [];
   #endpoints: readonly Endpoint[];
+  #loggedClockOffsetMs: number | undefined = undefined;
 
   constructor(ctx: PeerContext, options: PeerOptions) {
     this.#ctx = ctx;
@@ -129,6 +131,25 @@ export class Peer {
   /** The session used to send, if any. */
   get currentSession(): Session | undefined {
     return this.#sessions.current;
+  }
+
+  /** The peer's clock minus ours at the latest handshake, ms; undefined before the first. */
+  get clockOffsetMs(): number | undefined {
+    return this.#handshake.clockOffsetMs;
+  }
+
+  /**
+   * How far ahead of our clock the newest initiation we answered from this peer is, ms (0 when
+   * not ahead): its initiations from a clock further behind are refused as stale until then.
+   */
+  timestampAheadMs(now: number): number {
+    return this.#handshake.timestampAheadMs(now);
+  }
+
+  /** Answers the peer's next initiation whatever its timestamp (`centipede reset-timestamp`). */
+  forgetTimestamp(): void {
+    this.#handshake.forgetTimestamp();
+    this.#log("handshake timestamp forgotten: its next initiation is answered");
   }
 
   /** The confirmed sessions (current, previous): what data plane lanes may use. */
@@ -293,12 +314,14 @@ export class Peer {
     const path = this.#table.learn(local, from, msg.length, now);
     if (path) this.#transmit(path, response, response.length, now);
     this.#ctx.logger.debug(`peer ${this.name}: answered handshake initiation`);
+    this.#noteClock(now);
   }
 
   /** A response to our pending initiation passed the cheap checks. */
   handleResponse(msg: Uint8Array, resp: Response, local: number, from: Endpoint, now: number) {
     const agreement = this.#handshake.complete(msg, resp, now);
     if (!agreement) return;
+    this.#noteClock(now);
     const session = this.#newSession(agreement, true, now);
     this.#ctx.registerSession(session, this);
     this.#install(session, now);
@@ -336,6 +359,32 @@ export class Peer {
     this.counters.lastHandshakeAt = now;
     this.#log(`handshake complete (${session.isInitiator ? "initiator" : "responder"})`);
     for (const path of this.#table.list) path.nextProbeAt = now;
+  }
+
+  /**
+   * Logs the peer's clock offset when it first exceeds CLOCK_OFFSET_LOG_MS, and again each time
+   * it moves by more than that.
+   */
+  #noteClock(now: number): void {
+    const offset = this.#handshake.clockOffsetMs;
+    if (offset === undefined) return;
+    const logged = this.#loggedClockOffsetMs;
+    const moved = logged === undefined
+      ? Math.abs(offset) > CLOCK_OFFSET_LOG_MS
+      : Math.abs(offset - logged) > CLOCK_OFFSET_LOG_MS;
+    if (!moved) return;
+    this.#loggedClockOffsetMs = offset;
+    const s = Math.round(Math.abs(offset) / 1000);
+    const ahead = Math.round(this.#handshake.timestampAheadMs(now) / 1000);
+    this.#log(
+      (s === 0
+        ? "its clock agrees with ours (within a second)"
+        : `its clock is ${s} s ${offset > 0 ? "ahead of" : "behind"} ours`) +
+        (ahead * 1000 > CLOCK_OFFSET_LOG_MS
+          ? `; the newest initiation answered from it is ${ahead} s ahead of our clock: until` +
+            " ours gets there, older ones are refused (or until `centipede reset-timestamp`)"
+          : ""),
+    );
   }
 
   #retire(session: Session): void {

@@ -55,6 +55,11 @@ export interface Agreement {
 export class PeerHandshake {
   /** When `handleTimeout` should retransmit or give up the attempt (infinite: nothing due). */
   retryAt = Number.POSITIVE_INFINITY;
+  /**
+   * The peer's clock minus ours, ms, from the timestamp of the latest handshake message of its
+   * that we accepted (network delay included); undefined before the first.
+   */
+  clockOffsetMs: number | undefined = undefined;
   readonly #ctx: PeerContext;
   readonly #peer: Peer;
   #pending: PendingInitiation | undefined;
@@ -68,6 +73,26 @@ export class PeerHandshake {
   constructor(ctx: PeerContext, peer: Peer) {
     this.#ctx = ctx;
     this.#peer = peer;
+  }
+
+  /**
+   * How far the greatest initiation timestamp we answered is ahead of our clock at `now`, ms (0
+   * when it is not ahead). Until our clock passes it, only an initiation from a clock at least as
+   * far ahead is answered.
+   */
+  timestampAheadMs(now: number): number {
+    if (this.#greatestTimestampUs < 0) return 0;
+    return Math.max(0, this.#greatestTimestampUs / 1000 - this.#wallMs(now));
+  }
+
+  /**
+   * Forgets the greatest initiation timestamp answered, so that the peer's next initiation is
+   * answered whatever its clock says: the way out when the peer's clock went back (an operator's
+   * command, never a network event). Until that initiation, an old one replayed would be
+   * answered once; it cannot complete a session.
+   */
+  forgetTimestamp(): void {
+    this.#greatestTimestampUs = -1;
   }
 
   /** True while our initiation waits for a response. */
@@ -148,6 +173,7 @@ export class PeerHandshake {
       return void drops.badHandshake++;
     }
     this.#greatestTimestampUs = init.timestampUs;
+    this.clockOffsetMs = init.timestampUs / 1000 - this.#wallMs(now);
     this.#lastAnsweredAt = now;
     this.cancel();
     this.retryAt = Number.POSITIVE_INFINITY;
@@ -176,6 +202,7 @@ export class PeerHandshake {
       response: msg,
     });
     if (!keys) return void drops.badHandshake++;
+    this.clockOffsetMs = resp.timestampUs / 1000 - this.#wallMs(now);
     pending.ephemeralPrivate.fill(0);
     this.#pending = undefined;
     this.retryAt = Number.POSITIVE_INFINITY;
@@ -193,9 +220,14 @@ export class PeerHandshake {
 
   /** Strictly increasing wall-clock microseconds for our handshake messages. */
   #timestamp(now: number): number {
-    const us = Math.floor((now + this.#ctx.epochOffsetMs) * 1000);
+    const us = Math.floor(this.#wallMs(now) * 1000);
     this.#lastTimestampSentUs = Math.max(us, this.#lastTimestampSentUs + 1);
     return this.#lastTimestampSentUs;
+  }
+
+  /** Our wall clock at monotonic `now`, ms since the Unix epoch. */
+  #wallMs(now: number): number {
+    return now + this.#ctx.epochOffsetMs;
   }
 
   /** Signature checks are rationed per peer and per device, so junk cannot eat the CPU. */

@@ -51,9 +51,12 @@ function side(seed: number, firstIndex: number, epochOffsetMs = 0): Side {
   return s;
 }
 
-/** Two sides that know each other: `a` (key byte 1, indices from 100), `b` (2, from 200). */
-function pair(bEpochOffsetMs = 0): { a: Ready; b: Ready } {
-  const a = side(1, 100);
+/**
+ * Two sides that know each other: `a` (key byte 1, indices from 100), `b` (2, from 200), each
+ * with its wall clock's offset from `now`.
+ */
+function pair(bEpochOffsetMs = 0, aEpochOffsetMs = 0): { a: Ready; b: Ready } {
+  const a = side(1, 100, aEpochOffsetMs);
   const b = side(2, 200, bEpochOffsetMs);
   const peerOf = (s: Side, name: string) =>
     new Peer(s.ctx, {
@@ -96,6 +99,27 @@ Deno.test("peer handshake: a replayed initiation is dropped before its signature
   assert.equal(b.handshake.answer(msg, init, 1_000), undefined);
   assert.equal(b.ctx.drops.staleTimestamp, 1);
   assert.equal(b.verifications, checked, "no signature check spent on a replay");
+});
+
+Deno.test("peer handshake: clock offsets on both sides; forgetting the timestamp", () => {
+  const epoch = 1.7e12;
+  const { a, b } = pair(epoch, epoch + 7_000); // a's clock is 7 s ahead of b's
+  assert.equal(b.handshake.clockOffsetMs, undefined);
+  assert.equal(b.handshake.timestampAheadMs(0), 0, "nothing answered yet");
+  const msg = a.handshake.initiate(0, true)!;
+  const answered = b.handshake.answer(msg, readInitiation(msg, b.ctx.me)!, 3)!;
+  assert.equal(b.handshake.clockOffsetMs, 7_000 - 3, "a's clock minus b's, delay included");
+  assert.equal(b.handshake.timestampAheadMs(3), 6_997);
+  assert.equal(b.handshake.timestampAheadMs(7_000), 0, "b's clock got there");
+  a.handshake.complete(answered[0], readResponse(answered[0], a.ctx.me)!, 6);
+  assert.equal(a.handshake.clockOffsetMs, -7_000 + 3 - 6, "b answered at 3, a read it at 6");
+
+  // Forgetting: the same initiation, replayed, is answered once more (it cannot complete).
+  b.handshake.forgetTimestamp();
+  assert.equal(b.handshake.timestampAheadMs(3), 0);
+  assert.ok(b.handshake.answer(msg, readInitiation(msg, b.ctx.me)!, 1_000));
+  assert.equal(b.handshake.answer(msg, readInitiation(msg, b.ctx.me)!, 2_000), undefined);
+  assert.equal(b.ctx.drops.staleTimestamp, 1);
 });
 
 Deno.test("peer handshake: a second initiation within the minimum interval is refused", () => {

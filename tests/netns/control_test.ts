@@ -1,6 +1,6 @@
 /**
- * The control socket on the real kernel: `show`, `show --json`, `reload` and `down` run as
- * separate processes against `up` in a namespace (docs/CONTROL.md). Root only.
+ * The control socket on the real kernel: `show`, `show --json`, `reload`, `reset-timestamp` and
+ * `down` run as separate processes against `up` in a namespace (docs/CONTROL.md). Root only.
  * @module
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ import {
   setupTwoPathTunnel,
 } from "./lab.ts";
 
-Deno.test("control: show, show --json, reload and down against a running tunnel", async () => {
+Deno.test("control: show, show --json, reload, reset-timestamp and down against a running tunnel", async () => {
   requireRoot();
   await ensureCommand("ping", "iputils-ping");
   await using lab = await Lab.create();
@@ -50,6 +50,23 @@ Deno.test("control: show, show --json, reload and down against a running tunnel"
   );
   assert.equal(direct.length, 2);
   assert.ok(direct.every((p) => p.state === "active" && p.rtt_ms !== null));
+  // One machine, one clock: the offset is the network delay at most.
+  assert.ok(Math.abs(peer.clock_offset_seconds!) < 1, `${peer.clock_offset_seconds}`);
+
+  const reset = await cli("reset-timestamp", t.iface, t.keysB.publicKey);
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.match(
+    reset.stdout,
+    /^peer \S+: its next initiation will be answered whatever its timestamp/,
+  );
+  const stranger = await cli("reset-timestamp", t.iface, t.keysA.publicKey);
+  assert.equal(stranger.code, 1);
+  assert.equal(
+    stranger.stderr.trim().split("\n").at(-1), // after any line of deno's own
+    `interface ${t.iface}: reset-timestamp failed: no peer ${t.keysA.publicKey} on this interface`,
+  );
+  const still = await lab.exec(t.a, ["ping", "-n", "-c", "5", "-i", "0.05", t.tunB]);
+  assert.equal(still.code, 0, `the session is kept: ${still.stdout}`);
 
   const reload = await cli("reload", t.confA);
   assert.equal(reload.code, 0, reload.stderr);
