@@ -68,3 +68,27 @@ Deno.test("sim: reset-timestamp names what is wrong with its argument", () => {
     new RegExp(`^Error: no peer ${stranger.replace(/[+/]/g, "\\$&")} on this interface$`),
   );
 });
+
+Deno.test("sim: a step of a running peer's clock shows at its next handshake, never going back", () => {
+  const sim = new Sim([{ delayMs: 5 }], { seed: 37 });
+  sim.a.device.start(sim.now);
+  send(sim, 1, 1_000);
+  const aAtB = sim.b.device.peers[0];
+  assert.ok(Math.abs(aAtB.clockOffsetMs!) < 100, `${aAtB.clockOffsetMs}`);
+
+  // NTP steps A's clock an hour ahead: the engine hands the device the new wall clock.
+  sim.a.device.setWallClock(1.7e12 + HOUR_MS);
+  sim.a.device.peers[0].initiate(sim.now);
+  send(sim, 2, 1_000);
+  assert.ok(Math.abs(aAtB.clockOffsetMs! - HOUR_MS) < 100, `${aAtB.clockOffsetMs}`);
+
+  // Then two hours back: A's timestamps stay above the last one it sent, so B still answers.
+  sim.a.device.setWallClock(1.7e12 - HOUR_MS);
+  const stale = sim.b.device.drops.staleTimestamp;
+  const completed = aAtB.counters.handshakesCompleted;
+  sim.a.device.peers[0].initiate(sim.now);
+  send(sim, 3, 1_000);
+  assert.equal(sim.b.device.drops.staleTimestamp, stale, "not refused");
+  assert.equal(aAtB.counters.handshakesCompleted, completed + 1);
+  assert.deepEqual(sim.b.delivered.map(packetId), [1, 2, 3]);
+});

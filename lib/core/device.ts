@@ -70,7 +70,8 @@ export class Device implements PeerContext {
   readonly output: Output;
   readonly drops: DropCounters = newDropCounters();
   readonly logger: Logger;
-  readonly epochOffsetMs: number;
+  /** Wall-clock ms minus the monotonic `now`; see `setWallClock`. */
+  epochOffsetMs: number;
   readonly keepSessionKeys: boolean;
   allowedIps: AllowedIps<Peer> = new AllowedIps<Peer>();
   readonly scratch: Uint8Array = new Uint8Array(MAX_DATAGRAM_BYTES + DATA_OVERHEAD_BYTES);
@@ -172,6 +173,15 @@ export class Device implements PeerContext {
   setLocals(locals: readonly LocalEnd[], now: number): void {
     this.locals = locals;
     for (const peer of this.#byKey.values()) peer.resetPaths(now);
+  }
+
+  /**
+   * Takes the wall clock again (the engine does so every 10 s), as wall-clock ms minus the
+   * monotonic `now`: a step of the system clock shows in the next handshake timestamp (which
+   * still never goes below the last one sent) and in the clock offsets.
+   */
+  setWallClock(epochOffsetMs: number): void {
+    this.epochOffsetMs = epochOffsetMs;
   }
 
   /** The peer with this public key, if configured. */

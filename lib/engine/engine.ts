@@ -25,6 +25,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Output } from "../core/output.ts";
 import type { Endpoint, LocalEnd } from "../core/path.ts";
 import { DeadlineTimer } from "./deadline_timer.ts";
+import { Housekeeping, wallMinusMonotonicMs } from "./housekeeping.ts";
 import type { BatchSocket, PathSocket, Poller, TunDevice } from "./ports.ts";
 
 /** Ms the TUN loop parks before checking whether the engine was closed. */
@@ -50,8 +51,6 @@ const SYNC_WAIT_SLICE_MS = 1;
 const BUSY_PASS_INTERVAL_MS = 10;
 /** Bytes of one packet region: data header room, the largest packet, tag room. */
 const REGION_BYTES = DATA_HEADER_BYTES + MAX_DATAGRAM_BYTES + TAG_BYTES;
-/** Drops are logged as one summary line per this interval at most (rate-limited). */
-const DROP_LOG_INTERVAL_MS = 10_000;
 
 /**
  * What the loops drive: the whole protocol (`Device`), or a worker's data plane (`Lane`).
@@ -67,6 +66,8 @@ export interface EngineCore {
   /** Runs a stand-in packet through the data path without effects (keeps caches warm). */
   warm(): void;
   setLocals(locals: readonly LocalEnd[], now: number): void;
+  /** Takes the wall clock again, as wall-clock ms minus monotonic ms (a `Device` does). */
+  setWallClock?(epochOffsetMs: number): void;
   close(): void;
 }
 
@@ -144,9 +145,7 @@ export class Engine<C extends EngineCore = Device> {
   #deadlineDirty = false;
   readonly #onFatal: (error: Error) => void;
   readonly #timer = new DeadlineTimer(() => this.#onTimer());
-  #dropLog?: ReturnType<typeof setInterval>;
-  readonly #logger: Logger;
-  #dropsLogged: Record<string, number> = {};
+  readonly #housekeeping: Housekeeping;
   #closed = false;
   #loops: Promise<void>[] = [];
   /**
@@ -172,7 +171,6 @@ export class Engine<C extends EngineCore = Device> {
     this.#sockets = options.sockets;
     this.#poller = options.poller;
     this.#onFatal = options.onFatal ?? (() => {});
-    this.#logger = options.logger;
     const batch = options.sockets.every(isBatchSocket) && options.poller && options.tun.fd >= 0;
     this.#batch = batch ? options.sockets as BatchSocket[] : undefined;
     this.loop = batch ? "batched" : "portable";
@@ -202,16 +200,16 @@ export class Engine<C extends EngineCore = Device> {
       rng: { fill: (bytes) => void crypto.getRandomValues(bytes) },
       backend: options.backend,
       logger: options.logger,
-      epochOffsetMs: Date.now() - performance.now(),
+      epochOffsetMs: wallMinusMonotonicMs(),
       output,
     })) as C;
+    this.#housekeeping = new Housekeeping(this.device, options.logger);
   }
 
   /** Starts the loops and the first handshakes. */
   start(): void {
     this.device.start(performance.now());
-    this.#dropsLogged = { ...this.device.drops };
-    this.#dropLog = setInterval(() => this.#logDrops(), DROP_LOG_INTERVAL_MS);
+    this.#housekeeping.start();
     if (this.#batch) {
       this.#flush();
       this.#loops.push(this.#guard(this.#batchLoop()));
@@ -267,7 +265,7 @@ export class Engine<C extends EngineCore = Device> {
     if (this.#closed) return;
     this.#closed = true;
     this.#timer.clear();
-    clearInterval(this.#dropLog);
+    this.#housekeeping.stop();
     this.#poller?.close();
     for (const socket of this.#sockets) socket.close();
     await Promise.allSettled(this.#loops);
@@ -378,24 +376,6 @@ export class Engine<C extends EngineCore = Device> {
     if (now - this.#passedAt < BUSY_PASS_INTERVAL_MS) return await yieldToEventLoop();
     this.#passedAt = now;
     await this.#poller!.pass();
-  }
-
-  /**
-   * One line for the drops of the last interval, if any (copies dropped as duplicates are the
-   * normal price of multipath and are not logged).
-   */
-  #logDrops(): void {
-    const parts: string[] = [];
-    for (const [reason, count] of Object.entries(this.device.drops)) {
-      const delta = count - (this.#dropsLogged[reason] ?? 0);
-      if (delta > 0 && reason !== "duplicate") parts.push(`${reason} ${delta}`);
-    }
-    this.#dropsLogged = { ...this.device.drops };
-    if (parts.length > 0) {
-      this.#logger.info(
-        `dropped in the last ${DROP_LOG_INTERVAL_MS / 1000} s: ${parts.join(", ")}`,
-      );
-    }
   }
 
   #flush(): void {

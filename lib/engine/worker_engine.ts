@@ -37,6 +37,7 @@ import type { LinuxTunDevice, TunHandle } from "../../ffi/tun_linux.ts";
 import type { FfiSocketHandle, FfiUdpSocket } from "../../ffi/udp_linux.ts";
 import { type EngineOptions, type IoCounters, localEnds, newIoCounters } from "./engine.ts";
 import { DeadlineTimer } from "./deadline_timer.ts";
+import { Housekeeping, wallMinusMonotonicMs } from "./housekeeping.ts";
 import { LaneLedger } from "./lane_ledger.ts";
 
 /**
@@ -116,6 +117,7 @@ export class WorkerEngine {
   #stats: Float64Array[] = [];
   #ledger: LaneLedger;
   readonly #timer = new DeadlineTimer(() => this.#onTimer());
+  readonly #housekeeping: Housekeeping;
   #closed = false;
   /** Interned sender addresses (the path table caches paths by address object). */
   readonly #addresses = new Map<string, Endpoint>();
@@ -134,7 +136,7 @@ export class WorkerEngine {
       rng: { fill: (bytes) => void crypto.getRandomValues(bytes) },
       backend: options.backend,
       logger: options.logger,
-      epochOffsetMs: Date.now() - performance.now(),
+      epochOffsetMs: wallMinusMonotonicMs(),
       keepSessionKeys: true,
       output: {
         transmit: (local, to, buf, length) =>
@@ -150,6 +152,7 @@ export class WorkerEngine {
       },
     });
     this.#ledger = new LaneLedger(this.device, []);
+    this.#housekeeping = new Housekeeping(this.device, options.logger, () => this.#ledger.fold());
   }
 
   #write(buf: Uint8Array, offset: number, length: number): void {
@@ -159,6 +162,7 @@ export class WorkerEngine {
   /** Starts the workers and the first handshakes. */
   async start(): Promise<void> {
     this.device.start(performance.now());
+    this.#housekeeping.start();
     await this.#startWorkers();
     this.#step();
   }
@@ -245,6 +249,7 @@ export class WorkerEngine {
     if (this.#closed) return;
     this.#closed = true;
     this.#timer.clear();
+    this.#housekeeping.stop();
     await this.#stopWorkers();
     this.device.close();
   }
