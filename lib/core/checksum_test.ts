@@ -45,3 +45,20 @@ Deno.test("checksum: setIpv4HeaderChecksum rewrites a stale header checksum", ()
   setIpv4HeaderChecksum(p, 0);
   assert.deepStrictEqual([p[10], p[11]], good);
 });
+
+Deno.test("checksum: views at every byte offset of their buffer, and the largest sums", () => {
+  const rng = new SeededRng(12);
+  const backing = new Uint8Array(70_000);
+  rng.fill(backing);
+  backing.fill(0xff, 1000, 67_000); // 64 KiB of 0xff: the largest sum a packet can have
+  for (let offset = 0; offset < 8; offset++) {
+    const view = backing.subarray(offset);
+    for (const [at, length] of [[0, 65_535], [3, 1368], [994, 66_000], [1000, 64], [7, 63]]) {
+      assert.deepStrictEqual(
+        finish(sumWords(view, at, length, 0x1234)),
+        referenceChecksum([new Uint8Array([0x12, 0x34]), view.subarray(at, at + length)]),
+        `view at ${offset}, at ${at}, length ${length}`,
+      );
+    }
+  }
+});

@@ -7,7 +7,7 @@
  * Everything works inside one byte array (`mem`) with `copyWithin`, so cutting allocates nothing.
  * @module
  */
-import { finish, pseudoHeaderSum, setIpv4HeaderChecksum, sumWords } from "./checksum.ts";
+import { finish, sumWords } from "./checksum.ts";
 import { readBe16, readBe32, writeBe16, writeBe32 } from "./ip.ts";
 import { VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6 } from "./vnet.ts";
 import type { VnetHeader } from "./vnet.ts";
@@ -67,6 +67,13 @@ export function cutSegments(
   const seq0 = readBe32(mem, srcAt + l4 + 4);
   const id0 = version === 4 ? readBe16(mem, srcAt + 4) : 0;
   const flags0 = mem[srcAt + l4 + 13];
+  // What every segment shares, summed once: the pseudo-header's addresses and protocol, and the
+  // IPv4 header without its total length, id and checksum (RFC 1071 sums add up by parts).
+  const addrBytes = version === 4 ? 4 : 16;
+  const addrSum = sumWords(mem, srcAt + (version === 4 ? 12 : 8), 2 * addrBytes, TCP_PROTOCOL);
+  const ipSum = version === 4
+    ? sumWords(mem, srcAt, l4) - readBe16(mem, srcAt + 2) - id0 - readBe16(mem, srcAt + 10)
+    : 0;
   let count = 0;
   for (let off = headerBytes; off < length; off += h.gsoSize, count++) {
     const payload = Math.min(h.gsoSize, length - off);
@@ -75,9 +82,10 @@ export function cutSegments(
     mem.copyWithin(dstAt, srcAt, srcAt + headerBytes);
     mem.copyWithin(dstAt + headerBytes, srcAt + off, srcAt + off + payload);
     if (version === 4) {
+      const id = (id0 + count) & 0xffff;
       writeBe16(mem, dstAt + 2, segment);
-      writeBe16(mem, dstAt + 4, (id0 + count) & 0xffff);
-      setIpv4HeaderChecksum(mem, dstAt);
+      writeBe16(mem, dstAt + 4, id);
+      writeBe16(mem, dstAt + 10, finish(ipSum + segment + id));
     } else {
       writeBe16(mem, dstAt + 4, segment - 40);
     }
@@ -89,10 +97,8 @@ export function cutSegments(
     mem[tcp + 13] = flags;
     mem[tcp + TCP_CHECKSUM] = 0;
     mem[tcp + TCP_CHECKSUM + 1] = 0;
-    const addrAt = version === 4 ? dstAt + 12 : dstAt + 8;
     const l4Length = segment - l4;
-    const pseudo = pseudoHeaderSum(mem, addrAt, version === 4 ? 4 : 16, TCP_PROTOCOL, l4Length);
-    writeBe16(mem, tcp + TCP_CHECKSUM, finish(sumWords(mem, tcp, l4Length, pseudo)));
+    writeBe16(mem, tcp + TCP_CHECKSUM, finish(sumWords(mem, tcp, l4Length, addrSum + l4Length)));
     emit(segment);
   }
   return count;
