@@ -35,8 +35,8 @@ const TUN_BATCH_PACKETS = 64;
 /**
  * A round also stops reading the TUN once it has read this many bytes (eight TCP super-packets):
  * datagrams that arrived meanwhile, a ping's reply or the flow's ACKs, wait for the round to end.
- * With 64 super-packets per round a ping beside a saturating TCP flow took 3.4-7.9 ms; with this
- * bound 2.4-3.8 ms, for about 5 % of the flow's rate (docs/DATAPATH.md, "One loop").
+ * With up to 64 super-packets per round a ping beside a saturating TCP flow took 4.0-5.3 ms on
+ * average; with this bound 2.4-3.9 ms, for about 5 % of the flow's rate (docs/DATAPATH.md).
  */
 const TUN_BATCH_BYTES = 512 * 1024;
 /** Busy rounds of the batched loop between yields to the event loop (signals, control socket). */
@@ -286,11 +286,12 @@ export class Engine<C extends EngineCore = Device> {
 
   /**
    * Hot loop of the batched engine. Each round: read up to TUN_BATCH_PACKETS packets (or
-   * TUN_BATCH_BYTES) from the TUN and hand them to the device (which queues sealed datagrams on the sockets), drain one
-   * recvmmsg batch per socket into the device (which writes packets to the TUN), flush every
-   * socket's send batch, and run due timers. One clock read per step, no allocation per packet.
-   * When a round found no work, park in poll() until the next deadline; after a few busy
-   * rounds, yield to the event loop so signals and the control socket are served.
+   * TUN_BATCH_BYTES) from the TUN and hand them to the device (which queues sealed datagrams on
+   * the sockets), drain one recvmmsg batch per socket into the device (which writes packets to
+   * the TUN), flush every socket's send batch, and run due timers. One clock read per step, no
+   * allocation per packet. When a round found no work, park in poll() until the next deadline;
+   * after a few busy rounds, yield to the event loop so signals and the control socket are
+   * served.
    */
   async #batchLoop(): Promise<void> {
     const device = this.device;
