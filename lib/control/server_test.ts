@@ -25,6 +25,17 @@ async function raw(path: string, text: string): Promise<{ conn: Deno.UnixConn; h
   return { conn, head: new TextDecoder().decode(buf.subarray(0, n ?? 0)) };
 }
 
+/** Asserts what interface wg0's socket in `dir` answers to `method path`. */
+async function assertAnswer(
+  dir: string,
+  method: string,
+  path: string,
+  status: number,
+  body: string,
+) {
+  assert.deepEqual(await request("wg0", method, path, dir), { status, body });
+}
+
 Deno.test("control: every route over the socket, mode 0600, socket removed on close", async () => {
   const dir = await Deno.makeTempDir();
   let shutdowns = 0;
@@ -57,20 +68,17 @@ Deno.test("control: every route over the socket, mode 0600, socket removed on cl
     assert.match(head, /^HTTP\/1\.1 200 /);
     assert.ok(head.toLowerCase().includes(`content-type: ${METRICS_CONTENT_TYPE}`));
 
-    assert.deepEqual(await request("wg0", "POST", "/reload", dir), {
-      status: 200,
-      body: "reload 1\n",
-    });
+    await assertAnswer(dir, "POST", "/reload", 200, "reload 1\n");
     assert.equal(reloads, 1);
 
-    assert.deepEqual(await request("wg0", "POST", "/reset-timestamp?peer=K%3D", dir), {
-      status: 200,
-      body: "forgotten\n",
-    });
-    assert.deepEqual(await request("wg0", "POST", "/reset-timestamp?peer=X", dir), {
-      status: 400,
-      body: "no peer X on this interface\n",
-    });
+    await assertAnswer(dir, "POST", "/reset-timestamp?peer=K%3D", 200, "forgotten\n");
+    await assertAnswer(
+      dir,
+      "POST",
+      "/reset-timestamp?peer=X",
+      400,
+      "no peer X on this interface\n",
+    );
     assert.deepEqual(resets, ["K="]);
 
     for (
@@ -113,14 +121,8 @@ Deno.test("control: reload failure is a 500 with the message; status errors are 
     },
   }));
   try {
-    assert.deepEqual(await request("wg0", "POST", "/reload", dir), {
-      status: 500,
-      body: "wg0.conf line 3: bad key\n",
-    });
-    assert.deepEqual(await request("wg0", "GET", "/status", dir), {
-      status: 500,
-      body: "internal error: no device yet\n",
-    });
+    await assertAnswer(dir, "POST", "/reload", 500, "wg0.conf line 3: bad key\n");
+    await assertAnswer(dir, "GET", "/status", 500, "internal error: no device yet\n");
     assert.equal((await request("wg0", "GET", "/metrics", dir)).status, 500);
   } finally {
     await server.close();
