@@ -99,8 +99,8 @@ export class Sim {
    */
   #side(name: "a" | "b", clockAheadMs = 0, port = 51820): SimSide {
     const options = this.#options;
-    const addresses = (host: number, port = 51820) =>
-      this.links.map((_, i) => ({ hostname: `10.0.${i}.${host}`, port }));
+    const addresses = (host: number, atPort = 51820) =>
+      this.links.map((_, i) => ({ hostname: `10.0.${i}.${host}`, port: atPort }));
     const isA = name === "a";
     const key = new Uint8Array(32).fill(isA ? 1 : 2);
     const peerKey = new Uint8Array(32).fill(isA ? 2 : 1);

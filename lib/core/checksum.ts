@@ -58,9 +58,12 @@ let lastView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 function sumAligned(buf: Uint8Array, at: number, words: number): number {
   let view = lastView;
   if (view.buffer !== buf.buffer) {
-    view = views.get(buf.buffer) ?? new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
-    views.set(buf.buffer, view);
-    lastView = view;
+    let found = views.get(buf.buffer);
+    if (found === undefined) {
+      found = new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+      views.set(buf.buffer, found);
+    }
+    view = lastView = found;
   }
   let i = (buf.byteOffset + at) >>> 2;
   const end = i + words;
