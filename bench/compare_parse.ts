@@ -3,6 +3,11 @@
  * @module
  */
 
+/** The RTT of every reply (ms) in the per-packet lines of iputils `ping` output, in order. */
+export function parsePingTimes(output: string): number[] {
+  return [...output.matchAll(/ time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+}
+
 /** The summary of an iputils `ping` run. */
 export interface PingResult {
   readonly transmitted: number;

@@ -23,6 +23,11 @@ const MTU = 1420;
 const TUN_CLIENT = "10.214.0.1";
 const TUN_SERVER = "10.214.0.2";
 
+/** The server end's address on veth pair `k` (from 1): the bare path, without a tunnel. */
+export function serverPathAddress(k: number): string {
+  return `10.213.${k}.2`;
+}
+
 /** Namespaces `a` (client) and `b` (server) joined by `paths` veth pairs p1, p2, ... */
 async function buildPaths(net: Netns, paths: number) {
   const client = await net.addNamespace("a");
@@ -31,7 +36,7 @@ async function buildPaths(net: Netns, paths: number) {
   const serverIps: string[] = [];
   for (let k = 1; k <= paths; k++) {
     clientIps.push(`10.213.${k}.1`);
-    serverIps.push(`10.213.${k}.2`);
+    serverIps.push(serverPathAddress(k));
     await net.addVeth(client, server, `p${k}`, `10.213.${k}.1/24`, `10.213.${k}.2/24`);
   }
   return { client, server, clientIps, serverIps };
@@ -214,13 +219,24 @@ export function centipedeConfig(c: {
 
 const CENTIPEDE_IFACE = "cpbench0";
 
+/** Which centipede to run: a checkout, and what to add to its `deno run` and environment. */
+export interface CentipedeBuild {
+  /** The checkout's root, with a trailing slash (default: this one). */
+  readonly root?: string;
+  /** Arguments for `deno run`, before the script (after this checkout's V8 flags). */
+  readonly denoArgs?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /** centipede in both namespaces over `paths` veth pairs; the client alone knows the endpoints. */
 export async function setupCentipede(
   net: Netns,
   keys: readonly [WgKeys, WgKeys],
   paths: number,
   flags: readonly string[] = [],
+  build: CentipedeBuild = {},
 ): Promise<Topology> {
+  const root = build.root ?? REPO_ROOT;
   const { client, server, clientIps, serverIps } = await buildPaths(net, paths);
   const dir = await net.tempDir();
   const ends = [
@@ -260,11 +276,12 @@ export async function setupCentipede(
       "run",
       "-A",
       V8_FLAGS_ARG,
-      MAIN_TS,
+      ...build.denoArgs ?? [],
+      `${root}main.ts`,
       "up",
       ...flags,
       conf,
-    ], { cwd: REPO_ROOT, env: { CENTIPEDE_CONTROL_DIR: `${sideDir}/run` } });
+    ], { cwd: root, env: { ...build.env, CENTIPEDE_CONTROL_DIR: `${sideDir}/run` } });
     const ready = await proc.waitForLine(new RegExp(`interface ${CENTIPEDE_IFACE} is up`), 60_000);
     return { proc, ready };
   }));
