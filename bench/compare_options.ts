@@ -80,7 +80,14 @@ function systemsOption(text: string | undefined): readonly SystemDef[] {
   return SYSTEMS.filter((s) => ids.includes(s.id));
 }
 
-function intOption(name: string, text: string | undefined, dflt: number, lo: number, hi: number) {
+/** A whole-number option from `lo` to `hi`, `dflt` when absent; throws with the option's name. */
+export function intOption(
+  name: string,
+  text: string | undefined,
+  dflt: number,
+  lo: number,
+  hi: number,
+): number {
   if (text === undefined) return dflt;
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < lo || n > hi) {

@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { installSignalCleanup, isStopping, Netns, randomHex, run, sleep } from "./_netns.ts";
+import { intOption } from "./compare_options.ts";
 import { parsePingTimes } from "./compare_parse.ts";
 import { checkAlive, ping, WARM_UP_PING } from "./compare_measure.ts";
 import {
@@ -57,15 +58,6 @@ interface AbOptions {
 
 function log(msg: string): void {
   console.error(`[rtt_ab] ${msg}`);
-}
-
-function count(name: string, text: string | undefined, dflt: number, hi: number): number {
-  if (text === undefined) return dflt;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > hi) {
-    throw new Error(`${name} takes a whole number from 1 to ${hi} (got "${text}")`);
-  }
-  return n;
 }
 
 function envOf(name: string, pairs: readonly string[]): Record<string, string> {
@@ -136,8 +128,8 @@ async function parseAbOptions(args: readonly string[]): Promise<AbOptions | "hel
   return {
     a: await sideOf("a", values),
     b: await sideOf("b", values),
-    rounds: count("--rounds", values.rounds, 16, 200),
-    pings: count("--pings", values.pings, 200, 1000),
+    rounds: intOption("--rounds", values.rounds, 16, 1, 200),
+    pings: intOption("--pings", values.pings, 200, 1, 1000),
     out: values.out,
   };
 }
