@@ -42,6 +42,9 @@ const USAGE = `usage: deno run -A bench/rtt_ab.ts [--a DIR] [--b DIR] [--rounds 
   --out FILE         also write the rounds and the summary as JSON
 Needs root (network namespaces, TUN).`;
 
+/** Fewest replies per turn, as a share of the pings, that a turn may have. */
+const MIN_REPLIED = 0.9;
+
 interface Side {
   readonly label: string;
   readonly up: readonly string[];
@@ -152,7 +155,14 @@ async function turn(net: Netns, topo: Topology, pings: number): Promise<Turn> {
   const timeoutMs = (pings / 100 + 15) * 1000;
   const tunnel = await net.exec(topo.client, argv(topo.target), { timeoutMs });
   const veth = await net.exec(topo.client, argv(serverPathAddress(1)), { timeoutMs });
-  return { tunnelMs: parsePingTimes(tunnel.stdout), vethMs: parsePingTimes(veth.stdout) };
+  const result = { tunnelMs: parsePingTimes(tunnel.stdout), vethMs: parsePingTimes(veth.stdout) };
+  // Nothing is lost at rest between two namespaces: missing replies mean a broken set-up.
+  for (const [what, times] of [["tunnel", result.tunnelMs], ["veth", result.vethMs]] as const) {
+    if (times.length < pings * MIN_REPLIED) {
+      throw new Error(`${net.prefix}: ${times.length} of ${pings} pings over the ${what} answered`);
+    }
+  }
+  return result;
 }
 
 /** One half: both slots built (`first` in slot 1), warmed up, then `rounds` rounds. */
@@ -213,9 +223,15 @@ async function main(): Promise<number> {
   log(`${options.rounds} rounds per half, ${options.pings} pings per turn: about ${minutes} min`);
   const keys = [await centipedeKeyPair(), await centipedeKeyPair()] as const;
   const prefix = `cpab${randomHex(4)}`;
-  const rounds = [...await half(1, "a", options, keys, prefix)];
-  await sleep(1_000);
-  if (!isStopping()) rounds.push(...await half(2, "b", options, keys, prefix));
+  const rounds: AbRound[] = [];
+  try {
+    rounds.push(...await half(1, "a", options, keys, prefix));
+    await sleep(1_000);
+    if (!isStopping()) rounds.push(...await half(2, "b", options, keys, prefix));
+  } catch (error) {
+    console.error(`rtt_ab: FAILED: ${(error as Error).message}`);
+    return 1;
+  }
   const summary = summarizeAb(rounds);
   console.log(
     renderAb(summary, { a: options.a.label, b: options.b.label, pingsPerTurn: options.pings }),
