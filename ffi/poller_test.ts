@@ -1,11 +1,12 @@
 /**
  * Loopback tests of the poller over FFI UDP sockets (no root needed): a synchronous wait that
- * times out and one that sees a datagram, and an async wait that `close` ends.
+ * times out and one that sees a datagram, an async wait that `close` ends, and a doorbell.
  * @module
  */
 import assert from "node:assert/strict";
 import { openPoller } from "./poller.ts";
 import { internAddr, openFfiUdpSocket } from "./udp_linux.ts";
+import { unixListenerFd } from "../lib/host/unix_listener_fd.ts";
 
 Deno.test("poller: waitSync times out, then reports a datagram that arrived", () => {
   const a = openFfiUdpSocket("127.0.0.1", 0);
@@ -38,5 +39,35 @@ Deno.test("poller: an async wait parked on the thread pool ends at once on close
     assert.ok(performance.now() - started < 5_000, "close ended the wait");
   } finally {
     a.close();
+  }
+});
+
+Deno.test("poller: the doorbell (a listening socket) rings in waitSync only", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ctl.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const data = openFfiUdpSocket("127.0.0.1", 0);
+  const doorbell = unixListenerFd(path);
+  assert.ok(doorbell !== null);
+  const poller = openPoller([data.fd], doorbell);
+  let client: Deno.UnixConn | undefined;
+  try {
+    assert.equal(poller.waitSync(10), false, "nobody knocked");
+    assert.equal(poller.rang(), false);
+    client = await Deno.connect({ transport: "unix", path });
+    assert.equal(poller.waitSync(1000), true, "a pending connection makes the listener readable");
+    assert.equal(poller.rang(), true);
+    assert.equal(await poller.wait(20), false, "the thread-pool wait leaves the doorbell out");
+    assert.equal(poller.rang(), false, "and says it did not ring");
+    const accepted = await listener.accept();
+    accepted.close();
+    assert.equal(poller.waitSync(10), false, "accepted: quiet again");
+    assert.equal(poller.rang(), false);
+  } finally {
+    client?.close();
+    poller.close();
+    data.close();
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

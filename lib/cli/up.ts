@@ -106,6 +106,9 @@ export async function up(file: string, options: UpOptions): Promise<number> {
       return resetTimestamp(running.engine.device, peer);
     },
   });
+  if (control.listenerFd === null) {
+    log.debug(`no descriptor for ${control.path} in /proc: a show may wait for the loop`);
+  }
   let iface: Interface;
   try {
     iface = await setUp(name, config, options.udp, options.offload !== false, lanes);
@@ -136,7 +139,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
       tun: iface.tun,
       sockets: iface.sockets,
       ends: endsOf(config),
-      poller: pollerFor(iface.tun, iface.sockets, options.udp),
+      poller: pollerFor(iface.tun, iface.sockets, options.udp, control.listenerFd),
       backend,
       logger: log,
       onFatal,
@@ -145,7 +148,7 @@ export async function up(file: string, options: UpOptions): Promise<number> {
   const rebind = async (next: Config) => {
     sockets = engine instanceof WorkerEngine
       ? await rebindLanes(engine, iface, next, running!.config)
-      : await rebindSockets(engine, iface, next, running!.config, options.udp);
+      : await rebindSockets(engine, iface, next, running!.config, options.udp, control.listenerFd);
   };
   running = { file, name, engine, log, config, rebind };
   const current = running;
@@ -232,10 +235,19 @@ async function rebindLanes(
   return opened[0];
 }
 
-/** A poller over the TUN and the sockets for the batched loop (FFI transport only). */
-function pollerFor(tun: TunDevice, sockets: readonly CountedSocket[], udp: Transport) {
+/**
+ * A poller over the TUN and the sockets for the batched loop (FFI transport only), with the
+ * control socket's listener as its doorbell when its descriptor is known.
+ */
+function pollerFor(
+  tun: TunDevice,
+  sockets: readonly CountedSocket[],
+  udp: Transport,
+  doorbell: number | null,
+) {
   if (udp !== "ffi") return undefined;
-  return openPoller([tun.fd, ...sockets.map((s) => (s as { fd?: number }).fd ?? -1)]);
+  const fds = [tun.fd, ...sockets.map((s) => (s as { fd?: number }).fd ?? -1)];
+  return openPoller(fds, doorbell ?? -1);
 }
 
 /**
@@ -250,6 +262,7 @@ async function rebindSockets(
   next: Config,
   current: Config,
   udp: Transport,
+  doorbell: number | null,
 ): Promise<CountedSocket[]> {
   const port = iface.sockets[0]?.localAddr.port ?? 0;
   for (const socket of iface.sockets) socket.close();
@@ -260,7 +273,8 @@ async function rebindSockets(
     port,
   );
   const sockets = reopened.opened;
-  engine.replaceSockets(sockets, endsOf(reopened.ends), pollerFor(iface.tun, sockets, udp));
+  const poller = pollerFor(iface.tun, sockets, udp, doorbell);
+  engine.replaceSockets(sockets, endsOf(reopened.ends), poller);
   iface.sockets.splice(0, iface.sockets.length, ...sockets);
   if (reopened.failed) throw reopened.error;
   return sockets;

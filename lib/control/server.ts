@@ -16,6 +16,7 @@
 import { METRICS_CONTENT_TYPE, prometheusText } from "./metrics.ts";
 import { controlDir, socketPath } from "./paths.ts";
 import type { InterfaceStatus } from "./status.ts";
+import { unixListenerFd } from "../host/unix_listener_fd.ts";
 
 /** What the control server serves. */
 export interface ControlOptions {
@@ -45,6 +46,11 @@ export interface ControlOptions {
 export interface ControlServer {
   /** The socket's path. */
   readonly path: string;
+  /**
+   * The listening socket's descriptor (null when `/proc` does not tell): the engine's loop watches
+   * it, without reading it, to let Deno's event loop take in a request at once.
+   */
+  readonly listenerFd: number | null;
   /** Stops serving (in-flight responses complete) and removes the socket. Idempotent. */
   close(): Promise<void>;
 }
@@ -123,6 +129,7 @@ export async function serveControl(options: ControlOptions): Promise<ControlServ
   let closing: Promise<void> | undefined;
   return {
     path,
+    listenerFd: unixListenerFd(path),
     close: () =>
       closing ??= (async () => {
         await server.shutdown();

@@ -57,6 +57,12 @@ const SYNC_WAIT_SLICE_MS = 1;
  */
 const BUSY_PASS_INTERVAL_MS = 10;
 /**
+ * After the poller's doorbell (the control socket's listener) rang, the quiet slices pass through
+ * the thread pool for this long instead of `setImmediate`, so that Deno accepts the connection,
+ * reads the request and writes the answer at once rather than after some 60 turns.
+ */
+const DOORBELL_PASSES_MS = 50;
+/**
  * Bytes of one packet region: data header room, the largest packet, tag room, rounded up to a
  * multiple of 64 so that the second region starts on a cache line. (Unrounded it is odd, and
  * every segment cut into the second region sat at an odd address, where the checksum cannot
@@ -302,6 +308,7 @@ export class Engine<C extends EngineCore = Device> {
     let busySince = 0;
     let lastWorkAt = Number.NEGATIVE_INFINITY;
     let emptyWakes = 0;
+    let passUntil = Number.NEGATIVE_INFINITY;
     const io = this.io;
     while (!this.#closed) {
       // Read each round: a reload may have replaced the sockets while the loop yielded.
@@ -361,7 +368,11 @@ export class Engine<C extends EngineCore = Device> {
             device.warm();
             deadline = Math.min(deadline, device.nextDeadline(now));
           }
-          if (!ready || ++emptyWakes > 2) {
+          if (poller.rang()) passUntil = now + DOORBELL_PASSES_MS;
+          if (now < passUntil) {
+            emptyWakes = 0;
+            await poller.pass();
+          } else if (!ready || ++emptyWakes > 2) {
             emptyWakes = 0;
             await yieldToEventLoop();
           }

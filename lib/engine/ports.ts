@@ -98,6 +98,11 @@ export interface Poller {
    */
   waitSync(timeoutMs: number): boolean;
   /**
+   * True when the last `waitSync` found the doorbell readable (a descriptor the poller watches
+   * there and never reads; none by default). `waitSync` also returns true then.
+   */
+  rang(): boolean;
+  /**
    * Resolves after a no-op on Deno's thread pool (some tens of microseconds). While it is out, the
    * event loop has no task ready and so, as a rule, asks the operating system for its own events:
    * the control socket, signals, worker messages (not when the pool thread is done first). A loop
