@@ -40,7 +40,7 @@ class FdPoller implements Poller {
   /** `struct pollfd[]`: the watched fds, the wake eventfd, the doorbell if any. Kept alive here. */
   readonly #fds: Uint8Array;
   readonly #address: bigint;
-  /** The watched fds only (a sync poll need not look at the wake eventfd). */
+  /** The watched fds only: the first, synchronous look of `wait`. */
   readonly #watched: bigint;
   readonly #count: bigint;
   /** What `waitSync` polls: the watched fds, the wake eventfd (never readable then), the doorbell. */
