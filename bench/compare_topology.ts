@@ -37,7 +37,7 @@ async function buildPaths(net: Netns, paths: number) {
   for (let k = 1; k <= paths; k++) {
     clientIps.push(`10.213.${k}.1`);
     serverIps.push(serverPathAddress(k));
-    await net.addVeth(client, server, `p${k}`, `10.213.${k}.1/24`, `10.213.${k}.2/24`);
+    await net.addVeth(client, server, `p${k}`, `${clientIps[k - 1]}/24`, `${serverIps[k - 1]}/24`);
   }
   return { client, server, clientIps, serverIps };
 }
