@@ -41,6 +41,17 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i64"], result: "i32" },
   /** int eventfd(unsigned int initval, int flags); */
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  /** int timerfd_create(int clockid, int flags); */
+  timerfdCreate: { name: "timerfd_create", parameters: ["i32", "i32"], result: "i32" },
+  /**
+   * int timerfd_settime(int fd, int flags, const struct itimerspec *new_value,
+   *                     struct itimerspec *old_value); old_value as a raw address (0: NULL).
+   */
+  timerfdSettime: {
+    name: "timerfd_settime",
+    parameters: ["i32", "i32", "buffer", "u64"],
+    result: "i32",
+  },
   /** int *__errno_location(void); the calling thread's errno. */
   errnoLocation: { name: "__errno_location", parameters: [], result: "pointer" },
   /** char *strerror(int errnum); */

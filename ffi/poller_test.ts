@@ -1,6 +1,7 @@
 /**
  * Loopback tests of the poller over FFI UDP sockets (no root needed): a synchronous wait that
- * times out and one that sees a datagram, an async wait that `close` ends, and a doorbell.
+ * times out and one that sees a datagram, an async wait that `close` ends, a doorbell, and the
+ * slice clock (read back from the kernel's `/proc/self/fdinfo`).
  * @module
  */
 import assert from "node:assert/strict";
@@ -49,7 +50,7 @@ Deno.test("poller: the doorbell (a listening socket) rings in waitSync only", as
   const data = openFfiUdpSocket("127.0.0.1", 0);
   const doorbell = unixListenerFd(path);
   assert.ok(doorbell !== null);
-  const poller = openPoller([data.fd], doorbell);
+  const poller = openPoller([data.fd], { doorbell });
   let client: Deno.UnixConn | undefined;
   try {
     assert.equal(poller.waitSync(10), false, "nobody knocked");
@@ -70,4 +71,59 @@ Deno.test("poller: the doorbell (a listening socket) rings in waitSync only", as
     listener.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** This process's timerfds: descriptor, and its `it_value` and `it_interval` lines. */
+function timerfds(): { fd: string; value: string; interval: string }[] {
+  const found = [];
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    let link = "";
+    try {
+      link = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
+    } catch {
+      continue; // the directory's own descriptor, closed by now
+    }
+    if (!link.includes("timerfd")) continue;
+    const info = Deno.readTextFileSync(`/proc/self/fdinfo/${entry.name}`);
+    const line = (key: string) => info.match(new RegExp(`^${key}: (.*)$`, "m"))?.[1] ?? "";
+    found.push({ fd: entry.name, value: line("it_value"), interval: line("it_interval") });
+  }
+  return found;
+}
+
+Deno.test("poller: a slice clock ends waitSync, ticks only until the poller parks", async () => {
+  const a = openFfiUdpSocket("127.0.0.1", 0);
+  const b = openFfiUdpSocket("127.0.0.1", 0);
+  const before = new Set(timerfds().map((t) => t.fd));
+  const poller = openPoller([b.fd], { sliceMs: 5 });
+  try {
+    const clock = timerfds().filter((t) => !before.has(t.fd));
+    assert.equal(clock.length, 1, "one timerfd per poller with a slice clock");
+    assert.equal(clock[0].interval, "(0, 0)", "not armed before the first slice");
+
+    const started = performance.now();
+    assert.equal(poller.waitSync(600_000), false, "a tick, not a datagram, ended the wait");
+    assert.ok(performance.now() - started < 60_000, "the clock, not the 10-minute timeout");
+    const [armed] = timerfds().filter((t) => t.fd === clock[0].fd);
+    assert.equal(armed.interval, "(0, 5000000)", "armed with the slice as its period");
+
+    const one = new Uint8Array([1, 2, 3, 4]);
+    a.queue(one, one.length, internAddr("127.0.0.1", b.localAddr.port));
+    a.flush();
+    assert.equal(poller.waitSync(600_000), true);
+    assert.equal(b.receiveBatch(), 1);
+    assert.equal(poller.waitSync(600_000), false, "read empty again: the next tick");
+
+    assert.equal(await poller.wait(20), false, "parked, and timed out");
+    const [parked] = timerfds().filter((t) => t.fd === clock[0].fd);
+    assert.deepEqual([parked.value, parked.interval], ["(0, 0)", "(0, 0)"], "disarmed");
+    assert.equal(poller.waitSync(2), false, "a wait under one slice keeps its own timeout");
+    const [short] = timerfds().filter((t) => t.fd === clock[0].fd);
+    assert.equal(short.interval, "(0, 0)", "and leaves the clock off");
+  } finally {
+    poller.close();
+    a.close();
+    b.close();
+  }
+  assert.equal(timerfds().some((t) => !before.has(t.fd)), false, "close closed the clock");
 });

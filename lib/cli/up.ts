@@ -12,7 +12,7 @@ import type { AeadBackend } from "../core/aead.ts";
 import { nobleAead } from "../core/aead_noble.ts";
 import { serveControl } from "../control/server.ts";
 import { interfaceStatus } from "../control/status.ts";
-import { Engine } from "../engine/engine.ts";
+import { Engine, SYNC_WAIT_SLICE_MS } from "../engine/engine.ts";
 import type { TunDevice } from "../engine/ports.ts";
 import { openOpensslAead } from "../../ffi/openssl_aead.ts";
 import { openPoller } from "../../ffi/poller.ts";
@@ -247,7 +247,7 @@ function pollerFor(
 ) {
   if (udp !== "ffi") return undefined;
   const fds = [tun.fd, ...sockets.map((s) => (s as { fd?: number }).fd ?? -1)];
-  return openPoller(fds, doorbell ?? -1);
+  return openPoller(fds, { doorbell: doorbell ?? -1, sliceMs: SYNC_WAIT_SLICE_MS });
 }
 
 /**

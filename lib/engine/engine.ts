@@ -49,8 +49,12 @@ const BUSY_TURN_INTERVAL_MS = 2;
  * wake-ups at all while idle: phones and metered links sleep).
  */
 const SYNC_WAIT_WINDOW_MS = 1_000;
-/** Longest synchronous poll: the event loop (signals, control socket) runs between them. */
-const SYNC_WAIT_SLICE_MS = 1;
+/**
+ * Longest synchronous poll: the event loop (signals, control socket) runs between them. Give it
+ * to the poller as its `sliceMs` (`ffi/poller.ts`), so that a packet waking the poll costs no
+ * timer.
+ */
+export const SYNC_WAIT_SLICE_MS = 1;
 /**
  * While the loop is busy, the event loop's turn goes through the thread pool at most this often,
  * so that Deno takes in the control socket, signals and worker messages (see `Poller.pass`).

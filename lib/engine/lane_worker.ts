@@ -22,7 +22,7 @@ import { openOpensslAead } from "../../ffi/openssl_aead.ts";
 import { openPoller } from "../../ffi/poller.ts";
 import { adoptTun } from "../../ffi/tun_linux.ts";
 import { adoptFfiUdpSocket, type FfiUdpSocket } from "../../ffi/udp_linux.ts";
-import { Engine } from "./engine.ts";
+import { Engine, SYNC_WAIT_SLICE_MS } from "./engine.ts";
 import type { TunDevice } from "./ports.ts";
 import type { FromLane, ToLane } from "./worker_engine.ts";
 
@@ -64,7 +64,7 @@ function start(message: Extract<ToLane, { t: "start" }>): void {
     tun,
     sockets,
     ends: message.ends,
-    poller: openPoller([tun!.fd, ...sockets.map((s) => s.fd)]),
+    poller: openPoller([tun!.fd, ...sockets.map((s) => s.fd)], { sliceMs: SYNC_WAIT_SLICE_MS }),
     backend,
     logger: silentLogger,
     onFatal: (error) => scope.postMessage({ t: "fatal", message: error.message }),
