@@ -70,7 +70,10 @@ function periodicSpec(periodMs: number): Uint8Array {
 
 class FdPoller implements Poller {
   readonly #lib: LibcSymbols;
-  /** `struct pollfd[]`: the watched fds, the wake eventfd, the doorbell if any. Kept alive here. */
+  /**
+   * `struct pollfd[]`: the watched fds, the wake eventfd, the doorbell and the slice clock if any.
+   * Kept alive here.
+   */
   readonly #fds: Uint8Array;
   readonly #address: bigint;
   /** The watched fds only: the first, synchronous look of `wait`. */

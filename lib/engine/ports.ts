@@ -94,7 +94,8 @@ export interface Poller {
   /**
    * Blocks the calling thread in poll(2) for at most `timeoutMs` (keep it short: the event loop
    * waits meanwhile). Wakes within microseconds of a packet, without the thread-pool hop of
-   * `wait`. Returns true when something is readable.
+   * `wait`. Returns true when something is readable. A poller with a slice clock may return
+   * false sooner, at the clock's tick.
    */
   waitSync(timeoutMs: number): boolean;
   /**
