@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { openPoller } from "./poller.ts";
 import { internAddr, openFfiUdpSocket } from "./udp_linux.ts";
+import { ownDescriptors } from "../lib/host/own_descriptors.ts";
 import { unixListenerFd } from "../lib/host/unix_listener_fd.ts";
 
 Deno.test("poller: waitSync times out, then reports a datagram that arrived", () => {
@@ -74,21 +75,12 @@ Deno.test("poller: the doorbell (a listening socket) rings in waitSync only", as
 });
 
 /** This process's timerfds: descriptor, and its `it_value` and `it_interval` lines. */
-function timerfds(): { fd: string; value: string; interval: string }[] {
-  const found = [];
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    let link = "";
-    try {
-      link = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-    } catch {
-      continue; // the directory's own descriptor, closed by now
-    }
-    if (!link.includes("timerfd")) continue;
-    const info = Deno.readTextFileSync(`/proc/self/fdinfo/${entry.name}`);
+function timerfds(): { fd: number; value: string; interval: string }[] {
+  return ownDescriptors().filter((d) => d.target.includes("timerfd")).map(({ fd }) => {
+    const info = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`);
     const line = (key: string) => info.match(new RegExp(`^${key}: (.*)$`, "m"))?.[1] ?? "";
-    found.push({ fd: entry.name, value: line("it_value"), interval: line("it_interval") });
-  }
-  return found;
+    return { fd, value: line("it_value"), interval: line("it_interval") };
+  });
 }
 
 Deno.test("poller: a slice clock ends waitSync, ticks only until the poller parks", async () => {

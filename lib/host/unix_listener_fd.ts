@@ -5,6 +5,7 @@
  * event loop from polling for it (docs/DATAPATH.md, "One loop").
  * @module
  */
+import { ownDescriptors } from "./own_descriptors.ts";
 
 /** `__SO_ACCEPTCON` in the Flags column of `/proc/net/unix`: the socket listens. */
 const SO_ACCEPTCON = 0x10000;
@@ -30,13 +31,7 @@ export function unixListenerFd(path: string): number | null {
     const inode = listenerInode(Deno.readTextFileSync("/proc/net/unix"), path);
     if (inode === null) return null;
     const target = `socket:[${inode}]`;
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      try {
-        if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`) === target) return Number(entry.name);
-      } catch {
-        // Closed since the listing: not ours.
-      }
-    }
+    return ownDescriptors().find((d) => d.target === target)?.fd ?? null;
   } catch {
     // No /proc, or no permission to read it.
   }
